@@ -1,0 +1,162 @@
+"""Finding a showtime's actor, activating it on first use, and retrying safely.
+
+Callers (Serve replicas, scripts, tests) keep one `ShowtimeDirectory`. It caches
+actor handles, creates an actor when none exists (concurrent first calls all get
+the same one, since Ray's named-actor registration picks a single winner), and
+resubmits a batch when the actor died, restarted or was passivating. Resubmitting
+is safe because every command carries a request id the actor remembers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import ray
+from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+
+from actors.engine import Outcome
+from actors.errors import MarqueeError, ShowtimeUnavailable
+from actors.messages import Command, SeatMapView
+from actors.showtime_actor import ActorOptions, RemoteShowtimeActor, actor_name
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 10
+FIRST_BACKOFF_S = 0.05
+MAX_BACKOFF_S = 1.0
+CALL_TIMEOUT_S = 30.0
+
+
+class ShowtimeDirectory:
+    """Handles to showtime actors by showtime id, for one caller process."""
+
+    def __init__(self, options: ActorOptions, *, namespace: str) -> None:
+        self._options = options
+        self._namespace = namespace
+        self._handles: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def handle(self, showtime_id: str) -> Any:
+        """The showtime's actor handle, activating the actor if needed (blocking)."""
+        with self._lock:
+            cached = self._handles.get(showtime_id)
+            if cached is not None:
+                return cached
+        handle = RemoteShowtimeActor.options(  # type: ignore[attr-defined]
+            name=actor_name(showtime_id),
+            namespace=self._namespace,
+            lifetime="detached",
+            get_if_exists=True,
+        ).remote(showtime_id, self._options)
+        with self._lock:
+            return self._handles.setdefault(showtime_id, handle)
+
+    def forget(self, showtime_id: str, handle: Any) -> None:
+        with self._lock:
+            if self._handles.get(showtime_id) is handle:
+                del self._handles[showtime_id]
+
+    async def submit(
+        self, showtime_id: str, commands: Sequence[Command]
+    ) -> list[Outcome]:
+        """Submit `commands` to the showtime; one outcome each.
+
+        Commands answered `showtime_unavailable` (the actor was moving) are sent
+        again, as is the whole batch when the actor process died; after
+        `MAX_ATTEMPTS` the remaining ones are answered `showtime_unavailable`.
+        """
+        outcomes: list[Outcome | None] = [None] * len(commands)
+        remaining = list(range(len(commands)))
+        for attempt in range(MAX_ATTEMPTS):
+            handle = await self._handle_async(showtime_id)
+            batch = [commands[index] for index in remaining]
+            try:
+                answers: list[Outcome] = await asyncio.wait_for(
+                    handle.submit.remote(batch), timeout=CALL_TIMEOUT_S
+                )
+            except (RayActorError, TimeoutError) as exc:
+                self._after_failure(showtime_id, handle, exc)
+            else:
+                retry = []
+                for index, answer in zip(remaining, answers, strict=True):
+                    if isinstance(answer, ShowtimeUnavailable):
+                        retry.append(index)
+                    outcomes[index] = answer
+                remaining = retry
+                if not remaining:
+                    break
+            await asyncio.sleep(_backoff_s(attempt))
+
+        unavailable = ShowtimeUnavailable(
+            "The showtime did not answer; retry the same request",
+            showtime_id=showtime_id,
+        )
+        for index in remaining:
+            outcomes[index] = unavailable
+        return [unavailable if outcome is None else outcome for outcome in outcomes]
+
+    async def seat_map(self, showtime_id: str) -> SeatMapView | MarqueeError:
+        for attempt in range(MAX_ATTEMPTS):
+            handle = await self._handle_async(showtime_id)
+            try:
+                view: SeatMapView | MarqueeError = await asyncio.wait_for(
+                    handle.seat_map.remote(), timeout=CALL_TIMEOUT_S
+                )
+                return view
+            except (RayActorError, TimeoutError) as exc:
+                self._after_failure(showtime_id, handle, exc)
+            await asyncio.sleep(_backoff_s(attempt))
+        return ShowtimeUnavailable(
+            "The showtime did not answer", showtime_id=showtime_id
+        )
+
+    def submit_blocking(
+        self, showtime_id: str, commands: Sequence[Command]
+    ) -> list[Outcome]:
+        """`submit` for callers without an event loop (scripts, tests)."""
+        return asyncio.run(self.submit(showtime_id, commands))
+
+    async def _handle_async(self, showtime_id: str) -> Any:
+        with self._lock:
+            cached = self._handles.get(showtime_id)
+        if cached is not None:
+            return cached
+        # Registering a named actor blocks; keep it off the caller's event loop.
+        return await asyncio.to_thread(self.handle, showtime_id)
+
+    def _after_failure(self, showtime_id: str, handle: Any, exc: Exception) -> None:
+        # A dead actor's handle is useless (passivated, or out of restarts); a
+        # temporarily unavailable one will come back under the same handle.
+        if isinstance(exc, ActorDiedError) or not isinstance(
+            exc, ActorUnavailableError
+        ):
+            self.forget(showtime_id, handle)
+        logger.info(
+            "showtime %s: actor call failed (%s); retrying",
+            showtime_id,
+            type(exc).__name__,
+            extra={"showtime_id": showtime_id},
+        )
+
+
+def _backoff_s(attempt: int) -> float:
+    return min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2**attempt)
+
+
+def wait_for_actor_exit(
+    showtime_id: str, namespace: str, timeout_s: float = 10.0
+) -> bool:
+    """True once no actor is registered under the showtime's name (tests, tools)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            ray.get_actor(actor_name(showtime_id), namespace=namespace)
+        except ValueError:
+            return True
+        time.sleep(0.05)
+    return False

@@ -1,0 +1,217 @@
+"""The errors Marquee's reservation core reports, each with a stable code.
+
+    MarqueeError
+    ├── InvalidRequest                 the request itself is wrong; retrying is useless
+    │   ├── InvalidLayout              invalid_layout
+    │   ├── UnknownSeat                unknown_seat
+    │   ├── DuplicateSeat              duplicate_seat
+    │   ├── InvalidSeatCount           invalid_seat_count
+    │   ├── SeatLimitExceeded          seat_limit_exceeded
+    │   ├── UnknownCategory            unknown_category
+    │   └── RequestIdConflict          request_id_conflict
+    ├── Conflict                       the request is valid but the showtime says no
+    │   ├── SeatUnavailable            seat_unavailable
+    │   ├── NotEnoughSeats             not_enough_seats
+    │   ├── SeatNotBlocked             seat_not_blocked
+    │   ├── HoldExpired                hold_expired
+    │   ├── HoldAlreadyConfirmed       hold_already_confirmed
+    │   ├── BookingAlreadyCancelled    booking_already_cancelled
+    │   └── SalesClosed                sales_closed
+    ├── NotFound
+    │   ├── ShowtimeNotFound           showtime_not_found
+    │   ├── HoldNotFound               hold_not_found
+    │   └── BookingNotFound            booking_not_found
+    └── Unavailable                    nothing changed; the same request may be retried
+        ├── CommitFailed               commit_failed
+        └── ShowtimeUnavailable        showtime_unavailable
+
+Every error pickles (it crosses Ray process boundaries) and renders to a plain
+dict for the journal and, later, for problem+json.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+
+class MarqueeError(Exception):
+    """Base of every error Marquee reports on purpose."""
+
+    code: ClassVar[str] = "marquee_error"
+    title: ClassVar[str] = "Request failed"
+
+    def __init__(self, detail: str, **ids: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.ids = ids
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (restore_error, (type(self), self.detail, self.ids))
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            type(other) is type(self)
+            and isinstance(other, MarqueeError)
+            and (other.detail, other.ids) == (self.detail, self.ids)
+        )
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.detail))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "detail": self.detail, **self.ids}
+
+
+def restore_error(
+    error_type: type[MarqueeError], detail: str, ids: dict[str, Any]
+) -> MarqueeError:
+    """Rebuild an error from its parts, whatever its own constructor takes."""
+    error = Exception.__new__(error_type)
+    MarqueeError.__init__(error, detail, **ids)
+    return error
+
+
+class InvalidRequest(MarqueeError):
+    code = "invalid_request"
+    title = "Invalid request"
+
+
+class InvalidLayout(InvalidRequest):
+    code = "invalid_layout"
+    title = "Invalid auditorium layout"
+
+
+class UnknownSeat(InvalidRequest):
+    code = "unknown_seat"
+    title = "Unknown seat"
+
+    def __init__(self, seats: Sequence[str], showtime_id: str) -> None:
+        super().__init__(
+            f"No such seat in this auditorium: {', '.join(seats)}",
+            seats=list(seats),
+            showtime_id=showtime_id,
+        )
+
+
+class DuplicateSeat(InvalidRequest):
+    code = "duplicate_seat"
+    title = "Seat named twice"
+
+    def __init__(self, seats: Sequence[str], showtime_id: str) -> None:
+        super().__init__(
+            f"Seats named more than once: {', '.join(seats)}",
+            seats=list(seats),
+            showtime_id=showtime_id,
+        )
+
+
+class InvalidSeatCount(InvalidRequest):
+    code = "invalid_seat_count"
+    title = "Invalid seat count"
+
+
+class SeatLimitExceeded(InvalidRequest):
+    code = "seat_limit_exceeded"
+    title = "Too many seats"
+
+
+class UnknownCategory(InvalidRequest):
+    code = "unknown_category"
+    title = "Unknown seat category"
+
+
+class RequestIdConflict(InvalidRequest):
+    code = "request_id_conflict"
+    title = "Request id reused for a different request"
+
+
+class Conflict(MarqueeError):
+    code = "conflict"
+    title = "Conflict"
+
+
+class SeatUnavailable(Conflict):
+    code = "seat_unavailable"
+    title = "Seat unavailable"
+
+    def __init__(self, seats: Sequence[str], showtime_id: str) -> None:
+        super().__init__(
+            f"Seats not available: {', '.join(seats)}",
+            seats=list(seats),
+            showtime_id=showtime_id,
+        )
+
+
+class NotEnoughSeats(Conflict):
+    code = "not_enough_seats"
+    title = "Not enough seats together"
+
+
+class SeatNotBlocked(Conflict):
+    code = "seat_not_blocked"
+    title = "Seat not blocked"
+
+    def __init__(self, seats: Sequence[str], showtime_id: str) -> None:
+        super().__init__(
+            f"Seats are not blocked: {', '.join(seats)}",
+            seats=list(seats),
+            showtime_id=showtime_id,
+        )
+
+
+class HoldExpired(Conflict):
+    code = "hold_expired"
+    title = "Hold expired"
+
+
+class HoldAlreadyConfirmed(Conflict):
+    code = "hold_already_confirmed"
+    title = "Hold already confirmed"
+
+
+class BookingAlreadyCancelled(Conflict):
+    code = "booking_already_cancelled"
+    title = "Booking already cancelled"
+
+
+class SalesClosed(Conflict):
+    code = "sales_closed"
+    title = "Sales closed"
+
+
+class NotFound(MarqueeError):
+    code = "not_found"
+    title = "Not found"
+
+
+class ShowtimeNotFound(NotFound):
+    code = "showtime_not_found"
+    title = "Showtime not found"
+
+
+class HoldNotFound(NotFound):
+    code = "hold_not_found"
+    title = "Hold not found"
+
+
+class BookingNotFound(NotFound):
+    code = "booking_not_found"
+    title = "Booking not found"
+
+
+class Unavailable(MarqueeError):
+    """Nothing was changed and the same request (same request id) may be retried."""
+
+    code = "unavailable"
+    title = "Temporarily unavailable"
+
+
+class CommitFailed(Unavailable):
+    code = "commit_failed"
+    title = "Could not save the change"
+
+
+class ShowtimeUnavailable(Unavailable):
+    code = "showtime_unavailable"
+    title = "Showtime temporarily unavailable"

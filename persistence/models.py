@@ -1,0 +1,239 @@
+"""SQLAlchemy models for everything the reservation core stores."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy import Enum as SqlEnum
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+ID_LENGTH = 64
+
+# Stable constraint names keep migrations identical on SQLite and Postgres.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend.
+
+    SQLite has no time zones and hands back naive values; this puts UTC back so
+    that Python code only ever compares aware datetimes.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(
+        self, value: datetime | None, dialect: Dialect
+    ) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(
+        self, value: datetime | None, dialect: Dialect
+    ) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONDocument,
+    }
+
+
+def _enum(enum_type: type[enum.Enum]) -> SqlEnum:
+    return SqlEnum(
+        enum_type,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [member.value for member in members],
+        name=enum_type.__name__.lower(),
+    )
+
+
+class HoldStatus(enum.StrEnum):
+    ACTIVE = "active"
+    RELEASED = "released"
+    EXPIRED = "expired"
+    CONFIRMED = "confirmed"
+    REPLACED = "replaced"
+
+
+class BookingStatus(enum.StrEnum):
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+
+
+class AuditoriumRecord(Base):
+    __tablename__ = "auditoriums"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    layout: Mapped[list[str]] = mapped_column(JSONDocument)
+    created_at: Mapped[datetime]
+
+
+class ShowtimeRecord(Base):
+    __tablename__ = "showtimes"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    auditorium_id: Mapped[str] = mapped_column(ForeignKey("auditoriums.id"))
+    starts_at: Mapped[datetime]
+    prices_cents: Mapped[dict[str, Any]]
+    currency: Mapped[str] = mapped_column(String(3))
+    cancelled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class ShowtimeLedgerRecord(Base):
+    """The fence for a showtime's writer: one row per showtime.
+
+    Each actor instance that takes over a showtime increments `epoch`; every
+    journal write checks both `epoch` and `version`, so an older instance can
+    never write again once a newer one has claimed the showtime.
+    """
+
+    __tablename__ = "showtime_ledgers"
+
+    showtime_id: Mapped[str] = mapped_column(
+        ForeignKey("showtimes.id"), primary_key=True
+    )
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    snapshot_version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime]
+
+
+class ShowtimeEventRecord(Base):
+    """The journal: every change to a showtime's seats, in version order."""
+
+    __tablename__ = "showtime_events"
+
+    showtime_id: Mapped[str] = mapped_column(
+        ForeignKey("showtimes.id"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]]
+    # Set on the event that a client's request caused, so a retry of that
+    # request can be answered from here after a restart.
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[dict[str, Any] | None]
+    epoch: Mapped[int] = mapped_column(Integer)
+    committed_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_showtime_events_request", "showtime_id", "committed_at"),
+    )
+
+
+class ShowtimeSnapshotRecord(Base):
+    __tablename__ = "showtime_snapshots"
+
+    showtime_id: Mapped[str] = mapped_column(
+        ForeignKey("showtimes.id"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[dict[str, Any]]
+    taken_at: Mapped[datetime]
+
+
+class HoldRecord(Base):
+    """Holds as rows, for queries across showtimes (a customer's holds)."""
+
+    __tablename__ = "holds"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    showtime_id: Mapped[str] = mapped_column(ForeignKey("showtimes.id"))
+    customer_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    seats: Mapped[list[str]] = mapped_column(JSONDocument)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    status: Mapped[HoldStatus] = mapped_column(_enum(HoldStatus))
+    closed_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_holds_customer", "customer_id", "status"),)
+
+
+class BookingRecord(Base):
+    __tablename__ = "bookings"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    showtime_id: Mapped[str] = mapped_column(ForeignKey("showtimes.id"))
+    hold_id: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)
+    customer_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    seats: Mapped[list[str]] = mapped_column(JSONDocument)
+    payment_reference: Mapped[str] = mapped_column(Text)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    status: Mapped[BookingStatus] = mapped_column(_enum(BookingStatus))
+    confirmed_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_bookings_customer", "customer_id"),)
+
+
+class TicketRecord(Base):
+    """One admission per seat of a booking.
+
+    The partial unique index is the database's own refusal to sell a seat twice:
+    at most one ticket per seat of a showtime is live (not voided) at a time,
+    whatever any actor believes.
+    """
+
+    __tablename__ = "tickets"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    booking_id: Mapped[str] = mapped_column(ForeignKey("bookings.id"))
+    showtime_id: Mapped[str] = mapped_column(ForeignKey("showtimes.id"))
+    seat_label: Mapped[str] = mapped_column(String(16))
+    issued_at: Mapped[datetime]
+    voided_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index(
+            "uq_tickets_live_seat",
+            "showtime_id",
+            "seat_label",
+            unique=True,
+            sqlite_where=text("voided_at IS NULL"),
+            postgresql_where=text("voided_at IS NULL"),
+        ),
+        Index("ix_tickets_booking", "booking_id"),
+    )

@@ -1,0 +1,437 @@
+"""Repository for showtime actors: claim, restore, journal appends, snapshots.
+
+Every function takes a `Session` inside a transaction the caller began; none
+commits. Writes by an actor go through `append_journal`, which checks the
+writer's epoch and expected version in the same transaction as the rows it adds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from persistence.models import (
+    AuditoriumRecord,
+    BookingRecord,
+    BookingStatus,
+    HoldRecord,
+    HoldStatus,
+    ShowtimeEventRecord,
+    ShowtimeLedgerRecord,
+    ShowtimeRecord,
+    ShowtimeSnapshotRecord,
+    TicketRecord,
+)
+
+SNAPSHOTS_KEPT = 2
+
+
+class StaleWriter(Exception):
+    """The showtime was claimed by a newer writer, or its version moved on.
+
+    Nothing was written; the caller's view of the showtime is out of date.
+    """
+
+    def __init__(self, showtime_id: str, epoch: int, expected_version: int) -> None:
+        super().__init__(
+            f"showtime {showtime_id}: epoch {epoch} at version {expected_version} "
+            "is no longer the current writer"
+        )
+        self.showtime_id = showtime_id
+
+
+class UnknownShowtime(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ShowtimeSpec:
+    showtime_id: str
+    layout: tuple[str, ...]
+    starts_at: datetime
+    prices_cents: dict[str, int]
+    currency: str
+    cancelled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    epoch: int
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    version: int
+    kind: str
+    payload: dict[str, Any]
+    request_id: str | None = None
+    fingerprint: str | None = None
+    outcome: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RememberedOutcome:
+    request_id: str
+    fingerprint: str
+    outcome: dict[str, Any]
+    committed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HoldOpened:
+    hold_id: str
+    customer_id: str
+    seats: tuple[str, ...]
+    amount_cents: int
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HoldClosed:
+    hold_id: str
+    status: HoldStatus
+    closed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BookingOpened:
+    booking_id: str
+    hold_id: str
+    customer_id: str
+    seats: tuple[str, ...]
+    payment_reference: str
+    amount_cents: int
+    tickets: tuple[tuple[str, str], ...]
+    confirmed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BookingClosed:
+    booking_id: str
+    cancelled_at: datetime
+
+
+@dataclass(slots=True)
+class JournalBatch:
+    """Everything one group commit writes for one showtime."""
+
+    entries: list[JournalEntry]
+    holds_opened: list[HoldOpened]
+    holds_closed: list[HoldClosed]
+    bookings_opened: list[BookingOpened]
+    bookings_closed: list[BookingClosed]
+
+    @classmethod
+    def empty(cls) -> JournalBatch:
+        return cls([], [], [], [], [])
+
+
+def create_auditorium(
+    session: Session,
+    auditorium_id: str,
+    name: str,
+    layout: Sequence[str],
+    now: datetime,
+) -> None:
+    session.add(
+        AuditoriumRecord(
+            id=auditorium_id, name=name, layout=list(layout), created_at=now
+        )
+    )
+
+
+def create_showtime(
+    session: Session,
+    *,
+    showtime_id: str,
+    auditorium_id: str,
+    starts_at: datetime,
+    prices_cents: dict[str, int],
+    currency: str,
+    now: datetime,
+) -> None:
+    """Add a showtime and the ledger row its actor will claim."""
+    session.add(
+        ShowtimeRecord(
+            id=showtime_id,
+            auditorium_id=auditorium_id,
+            starts_at=starts_at,
+            prices_cents=dict(prices_cents),
+            currency=currency,
+            cancelled_at=None,
+            created_at=now,
+        )
+    )
+    session.flush()
+    session.add(
+        ShowtimeLedgerRecord(
+            showtime_id=showtime_id,
+            epoch=0,
+            version=0,
+            snapshot_version=0,
+            updated_at=now,
+        )
+    )
+
+
+def load_spec(session: Session, showtime_id: str) -> ShowtimeSpec:
+    row = session.execute(
+        select(ShowtimeRecord, AuditoriumRecord.layout)
+        .join(AuditoriumRecord, AuditoriumRecord.id == ShowtimeRecord.auditorium_id)
+        .where(ShowtimeRecord.id == showtime_id)
+    ).one_or_none()
+    if row is None:
+        raise UnknownShowtime(showtime_id)
+    showtime, layout = row
+    return ShowtimeSpec(
+        showtime_id=showtime.id,
+        layout=tuple(layout),
+        starts_at=showtime.starts_at,
+        prices_cents=dict(showtime.prices_cents),
+        currency=showtime.currency,
+        cancelled=showtime.cancelled_at is not None,
+    )
+
+
+def claim(session: Session, showtime_id: str, now: datetime) -> Claim:
+    """Become the showtime's writer: a new epoch fences out every older one."""
+    row = session.execute(
+        update(ShowtimeLedgerRecord)
+        .where(ShowtimeLedgerRecord.showtime_id == showtime_id)
+        .values(epoch=ShowtimeLedgerRecord.epoch + 1, updated_at=now)
+        .returning(ShowtimeLedgerRecord.epoch, ShowtimeLedgerRecord.version)
+    ).one_or_none()
+    if row is None:
+        raise UnknownShowtime(showtime_id)
+    return Claim(epoch=row.epoch, version=row.version)
+
+
+def latest_snapshot(
+    session: Session, showtime_id: str
+) -> tuple[int, dict[str, Any]] | None:
+    row = session.execute(
+        select(ShowtimeSnapshotRecord.version, ShowtimeSnapshotRecord.state)
+        .where(ShowtimeSnapshotRecord.showtime_id == showtime_id)
+        .order_by(ShowtimeSnapshotRecord.version.desc())
+        .limit(1)
+    ).one_or_none()
+    return None if row is None else (row.version, row.state)
+
+
+def journal_after(
+    session: Session, showtime_id: str, version: int
+) -> list[tuple[int, dict[str, Any]]]:
+    """(version, payload) of every event after `version`, oldest first."""
+    rows = session.execute(
+        select(ShowtimeEventRecord.version, ShowtimeEventRecord.payload)
+        .where(
+            ShowtimeEventRecord.showtime_id == showtime_id,
+            ShowtimeEventRecord.version > version,
+        )
+        .order_by(ShowtimeEventRecord.version)
+    )
+    return [(row.version, row.payload) for row in rows]
+
+
+def remembered_outcomes(
+    session: Session, showtime_id: str, since: datetime
+) -> list[RememberedOutcome]:
+    rows = session.execute(
+        select(
+            ShowtimeEventRecord.request_id,
+            ShowtimeEventRecord.fingerprint,
+            ShowtimeEventRecord.outcome,
+            ShowtimeEventRecord.committed_at,
+        )
+        .where(
+            ShowtimeEventRecord.showtime_id == showtime_id,
+            ShowtimeEventRecord.committed_at >= since,
+            ShowtimeEventRecord.request_id.is_not(None),
+        )
+        .order_by(ShowtimeEventRecord.version)
+    )
+    return [
+        RememberedOutcome(
+            request_id=row.request_id,
+            fingerprint=row.fingerprint,
+            outcome=row.outcome,
+            committed_at=row.committed_at,
+        )
+        for row in rows
+    ]
+
+
+def append_journal(
+    session: Session,
+    *,
+    showtime_id: str,
+    epoch: int,
+    expected_version: int,
+    batch: JournalBatch,
+    now: datetime,
+) -> None:
+    """Append one group commit, or raise `StaleWriter` having written nothing."""
+    if not batch.entries:
+        return
+    new_version = batch.entries[-1].version
+    fenced = session.execute(
+        update(ShowtimeLedgerRecord)
+        .where(
+            ShowtimeLedgerRecord.showtime_id == showtime_id,
+            ShowtimeLedgerRecord.epoch == epoch,
+            ShowtimeLedgerRecord.version == expected_version,
+        )
+        .values(version=new_version, updated_at=now)
+    )
+    if fenced.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleWriter(showtime_id, epoch, expected_version)
+
+    session.execute(
+        insert(ShowtimeEventRecord),
+        [
+            {
+                "showtime_id": showtime_id,
+                "version": entry.version,
+                "kind": entry.kind,
+                "payload": entry.payload,
+                "request_id": entry.request_id,
+                "fingerprint": entry.fingerprint,
+                "outcome": entry.outcome,
+                "epoch": epoch,
+                "committed_at": now,
+            }
+            for entry in batch.entries
+        ],
+    )
+    # Order matters: a hold opened and closed in one batch must exist first, and
+    # a booking's hold is closed before the booking row refers to it.
+    if batch.holds_opened:
+        session.execute(
+            insert(HoldRecord),
+            [
+                {
+                    "id": hold.hold_id,
+                    "showtime_id": showtime_id,
+                    "customer_id": hold.customer_id,
+                    "seats": list(hold.seats),
+                    "amount_cents": hold.amount_cents,
+                    "created_at": hold.created_at,
+                    "expires_at": hold.expires_at,
+                    "status": HoldStatus.ACTIVE,
+                    "closed_at": None,
+                }
+                for hold in batch.holds_opened
+            ],
+        )
+    for closed in batch.holds_closed:
+        session.execute(
+            update(HoldRecord)
+            .where(HoldRecord.id == closed.hold_id)
+            .values(status=closed.status, closed_at=closed.closed_at)
+        )
+    if batch.bookings_opened:
+        session.execute(
+            insert(BookingRecord),
+            [
+                {
+                    "id": booking.booking_id,
+                    "showtime_id": showtime_id,
+                    "hold_id": booking.hold_id,
+                    "customer_id": booking.customer_id,
+                    "seats": list(booking.seats),
+                    "payment_reference": booking.payment_reference,
+                    "amount_cents": booking.amount_cents,
+                    "status": BookingStatus.CONFIRMED,
+                    "confirmed_at": booking.confirmed_at,
+                    "cancelled_at": None,
+                }
+                for booking in batch.bookings_opened
+            ],
+        )
+        session.execute(
+            insert(TicketRecord),
+            [
+                {
+                    "id": ticket_id,
+                    "booking_id": booking.booking_id,
+                    "showtime_id": showtime_id,
+                    "seat_label": seat,
+                    "issued_at": booking.confirmed_at,
+                    "voided_at": None,
+                }
+                for booking in batch.bookings_opened
+                for ticket_id, seat in booking.tickets
+            ],
+        )
+    for cancelled in batch.bookings_closed:
+        session.execute(
+            update(BookingRecord)
+            .where(BookingRecord.id == cancelled.booking_id)
+            .values(status=BookingStatus.CANCELLED, cancelled_at=cancelled.cancelled_at)
+        )
+        session.execute(
+            update(TicketRecord)
+            .where(
+                TicketRecord.booking_id == cancelled.booking_id,
+                TicketRecord.voided_at.is_(None),
+            )
+            .values(voided_at=cancelled.cancelled_at)
+        )
+
+
+def write_snapshot(
+    session: Session,
+    *,
+    showtime_id: str,
+    epoch: int,
+    version: int,
+    state: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Store a snapshot taken at `version`; keep only the newest few."""
+    fenced = session.execute(
+        update(ShowtimeLedgerRecord)
+        .where(
+            ShowtimeLedgerRecord.showtime_id == showtime_id,
+            ShowtimeLedgerRecord.epoch == epoch,
+            ShowtimeLedgerRecord.version >= version,
+        )
+        .values(snapshot_version=version)
+    )
+    if fenced.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleWriter(showtime_id, epoch, version)
+    session.execute(
+        insert(ShowtimeSnapshotRecord).values(
+            showtime_id=showtime_id, version=version, state=state, taken_at=now
+        )
+    )
+    kept = (
+        select(ShowtimeSnapshotRecord.version)
+        .where(ShowtimeSnapshotRecord.showtime_id == showtime_id)
+        .order_by(ShowtimeSnapshotRecord.version.desc())
+        .limit(SNAPSHOTS_KEPT)
+    )
+    session.execute(
+        delete(ShowtimeSnapshotRecord).where(
+            ShowtimeSnapshotRecord.showtime_id == showtime_id,
+            ShowtimeSnapshotRecord.version.not_in(kept),
+        )
+    )
+
+
+def ledger_version(session: Session, showtime_id: str) -> int:
+    version = session.scalar(
+        select(ShowtimeLedgerRecord.version).where(
+            ShowtimeLedgerRecord.showtime_id == showtime_id
+        )
+    )
+    if version is None:
+        raise UnknownShowtime(showtime_id)
+    return version
