@@ -126,24 +126,24 @@ def test_best_available_keeps_a_party_side_by_side_within_one_block() -> None:
 
 
 def test_best_available_never_strands_a_single_seat_when_it_can_avoid_it() -> None:
-    # Row A only; A1 is sold, so taking A3-A4 would leave A2 alone.
+    # A1 is taken. The centred pair A3-A4 would leave A2 alone between taken
+    # seats, so the next best pair that strands nobody wins.
     seats = seat_map(["SSSSSS"])
     hold(seats, "early", "A1")
 
     result = hold(seats, "party", count=2)
 
-    assert result.seats in {("A2", "A3"), ("A5", "A6")}
-    assert "A4" not in result.seats or result.seats == ("A2", "A3")
+    assert result.seats == ("A2", "A3")
 
 
 def test_best_available_does_not_leave_one_seat_against_an_aisle() -> None:
-    # Block A1-A4 then an aisle. A centred pair A2-A3 would strand A1 and A4;
-    # the rule prefers a pair flush against one end.
-    seats = seat_map(["SSSS.S"])
+    # A3-A4 and A4-A5 are equally central; A3-A4 would leave A5 alone against
+    # the aisle.
+    seats = seat_map(["SSSSS.S"])
 
     result = hold(seats, count=2)
 
-    assert result.seats in {("A1", "A2"), ("A3", "A4")}
+    assert result.seats == ("A4", "A5")
 
 
 def test_best_available_strands_a_seat_only_when_nothing_else_exists() -> None:
