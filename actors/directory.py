@@ -47,7 +47,7 @@ class ShowtimeDirectory:
             cached = self._handles.get(showtime_id)
             if cached is not None:
                 return cached
-        handle = RemoteShowtimeActor.options(  # type: ignore[attr-defined]
+        handle = RemoteShowtimeActor.options(
             name=actor_name(showtime_id),
             namespace=self._namespace,
             lifetime="detached",
@@ -145,7 +145,8 @@ class ShowtimeDirectory:
 
 
 def _backoff_s(attempt: int) -> float:
-    return min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2**attempt)
+    backoff_s: float = FIRST_BACKOFF_S * 2.0**attempt
+    return min(MAX_BACKOFF_S, backoff_s)
 
 
 def wait_for_actor_exit(

@@ -84,6 +84,14 @@ class _Remembered:
     committed_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    epoch: int
+    seat_map: SeatMap
+    snapshot_version: int
+    remembered: dict[str, _Remembered]
+
+
 @dataclass(slots=True)
 class _Item:
     """One command (or a sweep of expired holds, `command` None) awaiting commit."""
@@ -155,6 +163,13 @@ class ShowtimeEngine:
 
         Raises `ShowtimeNotFound` for an unknown showtime.
         """
+        self._install(self._load())
+
+    def _load(self) -> _Loaded:
+        """Claim and read everything a restore needs; changes nothing in memory.
+
+        Safe to run in a worker thread while the event loop keeps serving.
+        """
         now = self._clock()
         since = now - timedelta(seconds=self._config.request_id_retention_s)
         try:
@@ -200,23 +215,8 @@ class ShowtimeEngine:
                 f"but the ledger says {claim.version}"
             )
         seat_map.check_invariants()
-
-        self._epoch = claim.epoch
-        self._committed = seat_map
-        self._seat_map = seat_map.clone()
-        self._view = seat_map.view()
-        self._snapshot_version = after
-        self._snapshot_at = time.monotonic()
-        self._remembered = {
-            item.request_id: _Remembered(
-                fingerprint=item.fingerprint,
-                result=decode_result(item.outcome),
-                committed_at=item.committed_at,
-            )
-            for item in remembered
-        }
         logger.info(
-            "showtime %s activated at version %d (epoch %d, %d journal entries "
+            "showtime %s restored at version %d (epoch %d, %d journal entries "
             "replayed)",
             self.showtime_id,
             seat_map.version,
@@ -224,6 +224,28 @@ class ShowtimeEngine:
             len(journal),
             extra={"showtime_id": self.showtime_id},
         )
+        return _Loaded(
+            epoch=claim.epoch,
+            seat_map=seat_map,
+            snapshot_version=after,
+            remembered={
+                item.request_id: _Remembered(
+                    fingerprint=item.fingerprint,
+                    result=decode_result(item.outcome),
+                    committed_at=item.committed_at,
+                )
+                for item in remembered
+            },
+        )
+
+    def _install(self, loaded: _Loaded) -> None:
+        self._epoch = loaded.epoch
+        self._committed = loaded.seat_map
+        self._seat_map = loaded.seat_map.clone()
+        self._view = loaded.seat_map.view()
+        self._snapshot_version = loaded.snapshot_version
+        self._snapshot_at = time.monotonic()
+        self._remembered = loaded.remembered
 
     @property
     def epoch(self) -> int:
@@ -363,11 +385,12 @@ class ShowtimeEngine:
                 extra={"showtime_id": self.showtime_id},
             )
             moved = ShowtimeUnavailable(
-                "The showtime is being reloaded; retry the same request",
+                "The showtime was reloaded; retry the same request",
                 showtime_id=self.showtime_id,
             )
-            self._fail(group, moved)
+            # Reload first: a caller told to retry must find the newer state.
             await self._reload()
+            self._fail(group, moved)
             return
         except (SQLAlchemyError, OSError):
             logger.exception(
@@ -453,16 +476,17 @@ class ShowtimeEngine:
             self._pending.items.append(item)
 
     async def _reload(self) -> None:
+        """Replace memory with what the database holds, then re-decide waiters."""
         try:
-            await asyncio.to_thread(self.activate)
+            loaded = await asyncio.to_thread(self._load)
         except (SQLAlchemyError, OSError):
             logger.exception(
                 "showtime %s: reload failed",
                 self.showtime_id,
                 extra={"showtime_id": self.showtime_id},
             )
-            self._rebuild_working_state()
-            return
+        else:
+            self._install(loaded)
         self._rebuild_working_state()
 
     def _journal_batch(self, group: _Group, base_version: int) -> store.JournalBatch:

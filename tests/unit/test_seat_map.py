@@ -249,10 +249,10 @@ def _hold_then(seats: SeatMap, then: str) -> str:
             HoldSeats(
                 "r",
                 "alice",
-                seats=tuple(f"A{n}" for n in range(1, 9)) + ("B1", "B2", "B3"),
+                seats=(*(f"A{n}" for n in range(1, 9)), "B1", "B2", "B3"),
             ),
             errors.SeatLimitExceeded,
-        ),  # noqa: E501
+        ),
         (HoldSeats("r", "alice"), errors.InvalidSeatCount),
         (HoldSeats("r", "alice", seats=("A1",), count=1), errors.InvalidSeatCount),
         (ReleaseHold("r", "alice", "no-such-hold"), errors.HoldNotFound),
