@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import ray
 from ray.actor import exit_actor
@@ -146,6 +147,10 @@ class ShowtimeActor:
             bookings=len(committed.bookings()),
             restored_in_s=self._restored_in_s,
         )
+
+    async def committed_state(self) -> dict[str, Any]:
+        """The committed seat map as snapshot data, for operators and checks."""
+        return self._engine.committed().to_snapshot()
 
     async def passivate(self) -> None:
         """Commit what is pending, write a snapshot, and exit for good."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from sqlalchemy import select
 
@@ -20,7 +21,13 @@ from persistence.models import (
 
 def assert_database_agrees(database: Database, seat_map: SeatMap) -> None:
     """The rows say exactly what the seat map says, and no seat is sold twice."""
-    showtime_id = seat_map.showtime_id
+    assert_database_agrees_with(database, seat_map.showtime_id, seat_map.to_snapshot())
+
+
+def assert_database_agrees_with(
+    database: Database, showtime_id: str, state: dict[str, Any]
+) -> None:
+    """Like `assert_database_agrees`, for a seat map's snapshot data."""
     with database.sessions.begin() as session:
         version = store.ledger_version(session, showtime_id)
         active_holds = {
@@ -50,15 +57,15 @@ def assert_database_agrees(database: Database, seat_map: SeatMap) -> None:
             )
         )
 
-    assert version == seat_map.version
+    assert version == state["version"]
     assert active_holds == {
-        hold.hold_id: (hold.customer_id, seat_map.labels(hold.seat_indexes))
-        for hold in seat_map.holds()
+        hold["hold_id"]: (hold["customer_id"], tuple(hold["seats"]))
+        for hold in state["holds"]
     }
     assert live_bookings == {
-        booking.booking_id: (booking.customer_id, seat_map.labels(booking.seat_indexes))
-        for booking in seat_map.bookings()
-        if booking.cancelled_at is None
+        booking["booking_id"]: (booking["customer_id"], tuple(booking["seats"]))
+        for booking in state["bookings"]
+        if booking["cancelled_at"] is None
     }
     seats_sold = Counter(seat for _, seat in live_tickets)
     assert all(count == 1 for count in seats_sold.values()), seats_sold
