@@ -10,15 +10,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
 
-MIGRATIONS_DIRECTORY = Path(__file__).resolve().parent / "migrations"
 CONNECT_TIMEOUT_S = 5
 STATEMENT_TIMEOUT_MS = 15_000
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -78,24 +75,3 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def alembic_config(url: str) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIRECTORY))
-    # Alembic's ini interpolation treats % specially.
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    return config
-
-
-def migrate(url: str) -> None:
-    """Bring the schema at `url` up to the newest migration."""
-    engine = create_database_engine(url, pool_size=1)
-    try:
-        with engine.begin() as connection:
-            config = alembic_config(url)
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-    finally:
-        engine.dispose()
-    logger.info("database schema is up to date")

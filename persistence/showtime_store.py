@@ -181,6 +181,14 @@ def create_showtime(
     )
 
 
+def existing_showtime_ids(session: Session, *, prefix: str) -> set[str]:
+    return set(
+        session.scalars(
+            select(ShowtimeRecord.id).where(ShowtimeRecord.id.startswith(prefix))
+        )
+    )
+
+
 def load_spec(session: Session, showtime_id: str) -> ShowtimeSpec:
     row = session.execute(
         select(ShowtimeRecord, AuditoriumRecord.layout)

@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from persistence.database import Database, migrate
+from persistence.database import Database
 from persistence.models import Base
+from persistence.schema import migrate
 
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REQUIRE_SERVICES = os.environ.get("MARQUEE_REQUIRE_SERVICES") == "1"

@@ -23,7 +23,10 @@ from tests.factories import create_showtime, engine_config
 from tests.integration.checks import assert_database_agrees
 
 LAYOUT = ("SSSS.SS", "SSSSSS.", "PPP.PP")
-LABELS = [f"{row}{n}" for row, count in (("A", 6), ("B", 6), ("C", 5)) for n in range(1, count + 1)]  # fmt: skip
+SEATS_PER_ROW = {"A": 6, "B": 6, "C": 5}
+LABELS = [
+    f"{row}{n}" for row, count in SEATS_PER_ROW.items() for n in range(1, count + 1)
+]
 CUSTOMERS = ["ann", "ben", "cat"]
 
 steps = st.lists(
@@ -32,7 +35,7 @@ steps = st.lists(
             st.just("hold"),
             st.sampled_from(CUSTOMERS),
             st.lists(st.sampled_from(LABELS), min_size=1, max_size=3, unique=True),
-        ),  # fmt: skip
+        ),
         st.tuples(st.just("best"), st.sampled_from(CUSTOMERS), st.integers(1, 4)),
         st.tuples(st.just("release"), st.sampled_from(CUSTOMERS)),
         st.tuples(st.just("confirm"), st.sampled_from(CUSTOMERS)),
