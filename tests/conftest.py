@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -101,3 +102,26 @@ def ray_cluster() -> Iterator[str]:
 
 def pytest_report_header() -> list[str]:
     return [f"MARQUEE_REQUIRE_SERVICES={'1' if REQUIRE_SERVICES else '0'}"]
+
+
+_MEASUREMENTS: list[str] = []
+
+
+@pytest.fixture
+def report_measurement(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Record a figure a test measured; the run prints them all at the end.
+
+    Figures are printed, never asserted: tests check behaviour, not timing.
+    """
+
+    def record(text: str) -> None:
+        _MEASUREMENTS.append(f"{request.node.name}: {text}")
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _MEASUREMENTS:
+        terminalreporter.section("measured")
+        for line in _MEASUREMENTS:
+            terminalreporter.write_line(line)

@@ -75,7 +75,9 @@ async def stream_with_a_kill(
 
 
 def test_a_killed_actor_restarts_with_every_acknowledged_hold_and_booking(
-    make_directory: Callable[..., ShowtimeDirectory], database: Database
+    make_directory: Callable[..., ShowtimeDirectory],
+    database: Database,
+    report_measurement: Callable[[str], None],
 ) -> None:
     showtime_id = create_showtime(database, BIG_ROOM)
     directory = make_directory()
@@ -85,7 +87,9 @@ def test_a_killed_actor_restarts_with_every_acknowledged_hold_and_booking(
     killed_at = asyncio.run(stream_with_a_kill(directory, showtime_id, ledger))
 
     resumed_s = min(t for t in ledger.acknowledged_at if t > killed_at) - killed_at
-    print(f"\nfirst acknowledgement after SIGKILL: {resumed_s * 1000:.0f} ms")
+    report_measurement(
+        f"first acknowledgement after SIGKILL: {resumed_s * 1000:.0f} ms"
+    )
     after = ray.get(directory.handle(showtime_id).status.remote())
     assert after.pid != first.pid
     assert after.epoch > first.epoch

@@ -60,7 +60,10 @@ def test_concurrent_first_calls_from_several_processes_reach_one_actor(
 
 
 def test_an_idle_actor_passivates_and_comes_back_with_its_state(
-    make_directory: DirectoryFactory, database: Database, ray_cluster: str
+    make_directory: DirectoryFactory,
+    database: Database,
+    ray_cluster: str,
+    report_measurement: Callable[[str], None],
 ) -> None:
     showtime_id = create_showtime(database)
     directory = make_directory(idle_s=1.0)
@@ -73,7 +76,7 @@ def test_an_idle_actor_passivates_and_comes_back_with_its_state(
     (again,) = make_directory().submit_blocking(showtime_id, [command])
     reactivated_s = time.perf_counter() - started
 
-    print(f"\nreactivation after passivation: {reactivated_s * 1000:.0f} ms")
+    report_measurement(f"reactivation after passivation: {reactivated_s * 1000:.0f} ms")
     assert again == held
     assert view_of(directory, showtime_id).counts["held"] == 2
     assert ray.get(directory.handle(showtime_id).status.remote()).epoch == 2
