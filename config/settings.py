@@ -10,7 +10,7 @@ import enum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +19,15 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 class Environment(enum.StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+class Ingress(enum.StrEnum):
+    HAPROXY = "haproxy"
+    DEFAULT = "default"
+
+
+# Signing keys that may never be used outside development.
+DEVELOPMENT_JWT_KEY = "dev:development-only-signing-key-change-me-0123456789"
 
 
 class Settings(BaseSettings):
@@ -55,7 +64,37 @@ class Settings(BaseSettings):
     ray_address: str | None = None
     ray_namespace: str = "marquee"
 
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    ingress: Ingress = Ingress.HAPROXY
+    # Replicas per application; two use both cores of a small machine.
+    replicas: int = Field(default=1, ge=1)
+    booking_replicas: int = Field(default=2, ge=1)
+
+    # Comma-separated `kid:secret` pairs, newest first. New tokens are signed
+    # with the first; every listed key still verifies until it is removed.
+    jwt_keys: SecretStr = SecretStr(DEVELOPMENT_JWT_KEY)
+    jwt_issuer: str = "marquee"
+    jwt_audience: str = "marquee-api"
+    access_token_ttl_s: int = Field(default=900, ge=30)
+    refresh_token_ttl_s: int = Field(default=14 * 24 * 3600, ge=60)
+    api_key_rotation_grace_s: int = Field(default=24 * 3600, ge=0)
+    admin_email: str | None = None
+    admin_password: SecretStr | None = None
+
+    cors_allow_origins: str = ""
+    max_request_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    request_timeout_s: float = Field(default=10.0, gt=0)
+
+    # Requests per minute; holds and logins are stricter than the rest.
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    rate_limit_login_per_minute: int = Field(default=10, ge=1)
+    rate_limit_holds_per_minute: int = Field(default=30, ge=1)
+    catalog_cache_ttl_s: float = Field(default=30.0, ge=0)
+    redis_timeout_s: float = Field(default=0.25, gt=0)
+
     log_level: str = "INFO"
+    log_json: bool = False
 
     @field_validator("database_url")
     @classmethod
@@ -72,6 +111,33 @@ class Settings(BaseSettings):
         if path.is_absolute():
             return value
         return f"{prefix}{PROJECT_ROOT / path}"
+
+    @model_validator(mode="after")
+    def refuse_placeholder_secrets_in_production(self) -> Settings:
+        if self.environment is Environment.PRODUCTION:
+            keys = self.jwt_keys.get_secret_value()
+            if DEVELOPMENT_JWT_KEY in keys:
+                raise ValueError(
+                    "MARQUEE_JWT_KEYS still holds the development key; set real "
+                    "keys before running in production"
+                )
+        return self
+
+    def signing_keys(self) -> list[tuple[str, str]]:
+        """(kid, secret) pairs from `jwt_keys`, newest first."""
+        pairs = []
+        for item in self.jwt_keys.get_secret_value().split(","):
+            kid, separator, secret = item.strip().partition(":")
+            if not separator or not kid or len(secret) < 32:
+                raise ValueError(
+                    "each MARQUEE_JWT_KEYS entry is kid:secret with a secret of "
+                    "at least 32 characters"
+                )
+            pairs.append((kid, secret))
+        return pairs
+
+    def cors_origins(self) -> list[str]:
+        return [o.strip() for o in self.cors_allow_origins.split(",") if o.strip()]
 
 
 @lru_cache(maxsize=1)

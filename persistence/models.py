@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -99,10 +100,83 @@ class BookingStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class UserRecord(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    # Stored lower-cased, so uniqueness ignores case.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    roles: Mapped[list[str]] = mapped_column(JSONDocument)
+    created_at: Mapped[datetime]
+
+
+class RefreshTokenRecord(Base):
+    """Issued refresh tokens by id; a used or revoked one never works again."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    replaced_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+
+    __table_args__ = (Index("ix_refresh_tokens_user", "user_id"),)
+
+
+class ApiKeyRecord(Base):
+    """A partner or kiosk key, stored only as a hash of its secret."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    client_kind: Mapped[str] = mapped_column(String(32))
+    roles: Mapped[list[str]] = mapped_column(JSONDocument)
+    secret_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    # Set when rotated: the old key keeps working until then.
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    replaced_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+
+
+class MovieRecord(Base):
+    __tablename__ = "movies"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    synopsis: Mapped[str] = mapped_column(Text)
+    runtime_min: Mapped[int] = mapped_column(Integer)
+    rating: Mapped[str] = mapped_column(String(16))
+    genres: Mapped[list[str]] = mapped_column(JSONDocument)
+    release_date: Mapped[date | None] = mapped_column(Date)
+    poster_url: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_movies_title", "title"),)
+
+
+class CinemaRecord(Base):
+    __tablename__ = "cinemas"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    city: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
 class AuditoriumRecord(Base):
     __tablename__ = "auditoriums"
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    cinema_id: Mapped[str | None] = mapped_column(ForeignKey("cinemas.id"))
     name: Mapped[str] = mapped_column(String(200))
     layout: Mapped[list[str]] = mapped_column(JSONDocument)
     created_at: Mapped[datetime]
@@ -110,9 +184,11 @@ class AuditoriumRecord(Base):
 
 class ShowtimeRecord(Base):
     __tablename__ = "showtimes"
+    __table_args__ = (Index("ix_showtimes_starts_at", "starts_at"),)
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     auditorium_id: Mapped[str] = mapped_column(ForeignKey("auditoriums.id"))
+    movie_id: Mapped[str | None] = mapped_column(ForeignKey("movies.id"))
     starts_at: Mapped[datetime]
     prices_cents: Mapped[dict[str, Any]]
     currency: Mapped[str] = mapped_column(String(3))
