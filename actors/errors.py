@@ -8,7 +8,10 @@
     │   ├── InvalidSeatCount           invalid_seat_count
     │   ├── SeatLimitExceeded          seat_limit_exceeded
     │   ├── UnknownCategory            unknown_category
-    │   └── RequestIdConflict          request_id_conflict
+    │   ├── RequestIdConflict          request_id_conflict
+    │   ├── ValidationFailed           validation_failed
+    │   ├── PayloadTooLarge            payload_too_large
+    │   └── MethodNotAllowed           method_not_allowed
     ├── Conflict                       the request is valid but the showtime says no
     │   ├── SeatUnavailable            seat_unavailable
     │   ├── NotEnoughSeats             not_enough_seats
@@ -16,17 +19,28 @@
     │   ├── HoldExpired                hold_expired
     │   ├── HoldAlreadyConfirmed       hold_already_confirmed
     │   ├── BookingAlreadyCancelled    booking_already_cancelled
-    │   └── SalesClosed                sales_closed
+    │   ├── SalesClosed                sales_closed
+    │   └── EmailTaken                 email_taken
     ├── NotFound
     │   ├── ShowtimeNotFound           showtime_not_found
     │   ├── HoldNotFound               hold_not_found
-    │   └── BookingNotFound            booking_not_found
+    │   ├── BookingNotFound            booking_not_found
+    │   ├── MovieNotFound              movie_not_found
+    │   ├── CinemaNotFound             cinema_not_found
+    │   ├── AuditoriumNotFound         auditorium_not_found
+    │   ├── ApiKeyNotFound             api_key_not_found
+    │   └── RouteNotFound              route_not_found
+    ├── NotAuthenticated               not_authenticated (who is asking is unknown)
+    │   └── InvalidCredentials         invalid_credentials
+    ├── Forbidden                      forbidden (known, but not allowed)
+    ├── RateLimited                    rate_limited
     └── Unavailable                    nothing changed; the same request may be retried
         ├── CommitFailed               commit_failed
-        └── ShowtimeUnavailable        showtime_unavailable
+        ├── ShowtimeUnavailable        showtime_unavailable
+        └── DependencyUnavailable      dependency_unavailable
 
 Every error pickles (it crosses Ray process boundaries) and renders to a plain
-dict for the journal and, later, for problem+json.
+dict; `serve.http.problems` alone maps codes to HTTP statuses.
 """
 
 from __future__ import annotations
@@ -126,6 +140,21 @@ class RequestIdConflict(InvalidRequest):
     title = "Request id reused for a different request"
 
 
+class ValidationFailed(InvalidRequest):
+    code = "validation_failed"
+    title = "Request validation failed"
+
+
+class PayloadTooLarge(InvalidRequest):
+    code = "payload_too_large"
+    title = "Request body too large"
+
+
+class MethodNotAllowed(InvalidRequest):
+    code = "method_not_allowed"
+    title = "Method not allowed"
+
+
 class Conflict(MarqueeError):
     code = "conflict"
     title = "Conflict"
@@ -180,6 +209,11 @@ class SalesClosed(Conflict):
     title = "Sales closed"
 
 
+class EmailTaken(Conflict):
+    code = "email_taken"
+    title = "Email already registered"
+
+
 class NotFound(MarqueeError):
     code = "not_found"
     title = "Not found"
@@ -200,6 +234,55 @@ class BookingNotFound(NotFound):
     title = "Booking not found"
 
 
+class MovieNotFound(NotFound):
+    code = "movie_not_found"
+    title = "Movie not found"
+
+
+class CinemaNotFound(NotFound):
+    code = "cinema_not_found"
+    title = "Cinema not found"
+
+
+class AuditoriumNotFound(NotFound):
+    code = "auditorium_not_found"
+    title = "Auditorium not found"
+
+
+class ApiKeyNotFound(NotFound):
+    code = "api_key_not_found"
+    title = "API key not found"
+
+
+class RouteNotFound(NotFound):
+    code = "route_not_found"
+    title = "No such endpoint"
+
+
+class NotAuthenticated(MarqueeError):
+    code = "not_authenticated"
+    title = "Not authenticated"
+
+
+class InvalidCredentials(NotAuthenticated):
+    code = "invalid_credentials"
+    title = "Invalid credentials"
+
+
+class Forbidden(MarqueeError):
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class RateLimited(MarqueeError):
+    code = "rate_limited"
+    title = "Too many requests"
+
+    @property
+    def retry_after_s(self) -> int:
+        return int(self.ids.get("retry_after_s", 1))
+
+
 class Unavailable(MarqueeError):
     """Nothing was changed and the same request (same request id) may be retried."""
 
@@ -215,3 +298,8 @@ class CommitFailed(Unavailable):
 class ShowtimeUnavailable(Unavailable):
     code = "showtime_unavailable"
     title = "Showtime temporarily unavailable"
+
+
+class DependencyUnavailable(Unavailable):
+    code = "dependency_unavailable"
+    title = "A service Marquee depends on is unavailable"

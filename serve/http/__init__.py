@@ -1,0 +1,1 @@
+"""What every Marquee application shares: errors, auth, limits, middleware."""

@@ -1,0 +1,269 @@
+"""Who is asking: passwords, signed tokens and API keys, as FastAPI dependencies.
+
+Access tokens are JWTs (HS256, pinned) signed with the newest configured key and
+verified with any configured key, looked up by `kid`, so keys rotate without
+logging anyone out. Refresh tokens carry another audience and type, so neither
+kind of token can stand in for the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import hashlib
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from actors.errors import Forbidden, NotAuthenticated
+
+JWT_ALGORITHM = "HS256"
+ACCESS = "access"
+REFRESH = "refresh"
+API_KEY_PREFIX = "mqk_"
+
+# OWASP's recommended argon2id parameters: 19 MiB, two passes, one lane.
+_password_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+# Verified against when the email is unknown, so both paths take as long.
+_DUMMY_HASH = _password_hasher.hash("not-a-real-password")
+
+
+class Role(enum.StrEnum):
+    CUSTOMER = "customer"
+    STAFF = "staff"
+    ADMIN = "admin"
+    KIOSK = "kiosk"
+    PARTNER = "partner"
+
+
+class PrincipalKind(enum.StrEnum):
+    USER = "user"
+    API_KEY = "api_key"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller: a person, or a partner or kiosk client."""
+
+    subject_id: str
+    kind: PrincipalKind
+    roles: frozenset[str]
+
+    def has_any(self, roles: Iterable[str]) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.has_any((Role.STAFF, Role.ADMIN))
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(hash_password_blocking, password)
+
+
+def hash_password_blocking(password: str) -> str:
+    """For start-up code with no event loop to keep free."""
+    return _password_hasher.hash(password)
+
+
+async def verify_password(password: str, password_hash: str | None) -> bool:
+    """True when `password` matches; takes as long when there is no hash."""
+
+    def verify() -> bool:
+        try:
+            return _password_hasher.verify(password_hash or _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    matched = await asyncio.to_thread(verify)
+    return matched and password_hash is not None
+
+
+def new_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_api_key(key: str) -> str:
+    """API keys are long random strings, so a fast hash is enough to store them."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    token_id: str
+    expires_in_s: int
+
+
+class TokenService:
+    """Issues and verifies access and refresh tokens."""
+
+    def __init__(
+        self,
+        keys: list[tuple[str, str]],
+        *,
+        issuer: str,
+        audience: str,
+        access_ttl_s: int,
+        refresh_ttl_s: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not keys:
+            raise ValueError("at least one signing key is needed")
+        self._signing_kid, self._signing_secret = keys[0]
+        self._secrets = dict(keys)
+        self._issuer = issuer
+        self._audience = audience
+        self._refresh_audience = f"{audience}:refresh"
+        self._access_ttl_s = access_ttl_s
+        self._refresh_ttl_s = refresh_ttl_s
+        self._clock = clock
+
+    @property
+    def refresh_ttl_s(self) -> int:
+        return self._refresh_ttl_s
+
+    def issue_access(self, subject_id: str, roles: Iterable[str]) -> IssuedToken:
+        return self._issue(
+            subject_id,
+            ACCESS,
+            self._audience,
+            self._access_ttl_s,
+            {"roles": sorted(roles)},
+        )
+
+    def issue_refresh(self, subject_id: str) -> IssuedToken:
+        return self._issue(
+            subject_id, REFRESH, self._refresh_audience, self._refresh_ttl_s, {}
+        )
+
+    def _issue(
+        self,
+        subject_id: str,
+        token_type: str,
+        audience: str,
+        ttl_s: int,
+        extra: dict[str, Any],
+    ) -> IssuedToken:
+        now = int(self._clock())
+        token_id = uuid.uuid4().hex
+        claims = {
+            "iss": self._issuer,
+            "aud": audience,
+            "sub": subject_id,
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl_s,
+            "jti": token_id,
+            "typ": token_type,
+            **extra,
+        }
+        token = jwt.encode(
+            claims,
+            self._signing_secret,
+            algorithm=JWT_ALGORITHM,
+            headers={"kid": self._signing_kid},
+        )
+        return IssuedToken(token=token, token_id=token_id, expires_in_s=ttl_s)
+
+    def verify_access(self, token: str) -> Principal:
+        claims = self._verify(token, ACCESS, self._audience)
+        roles = claims.get("roles")
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise NotAuthenticated("The token carries no roles")
+        return Principal(
+            subject_id=str(claims["sub"]),
+            kind=PrincipalKind.USER,
+            roles=frozenset(roles),
+        )
+
+    def verify_refresh(self, token: str) -> tuple[str, str]:
+        """(subject id, token id) of a valid refresh token."""
+        claims = self._verify(token, REFRESH, self._refresh_audience)
+        return str(claims["sub"]), str(claims["jti"])
+
+    def _verify(self, token: str, token_type: str, audience: str) -> dict[str, Any]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise NotAuthenticated("The token is malformed") from exc
+        secret = self._secrets.get(str(header.get("kid")))
+        if secret is None:
+            raise NotAuthenticated("The token was signed with an unknown key")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                secret,
+                algorithms=[JWT_ALGORITHM],
+                audience=audience,
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub", "jti"]},
+                leeway=0,
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise NotAuthenticated("The token has expired") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise NotAuthenticated("The token is not valid yet") from exc
+        except jwt.PyJWTError as exc:
+            raise NotAuthenticated("The token is not valid") from exc
+        if claims.get("typ") != token_type:
+            raise NotAuthenticated(f"This is not an {token_type} token")
+        return claims
+
+
+ApiKeyResolver = Callable[[str], Awaitable[Principal | None]]
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from /token")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def authenticator(
+    tokens: TokenService, resolve_api_key: ApiKeyResolver
+) -> Callable[..., Awaitable[Principal]]:
+    """A FastAPI dependency that yields the caller, or answers 401."""
+
+    async def authenticate(
+        request: Request,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        api_key: Annotated[str | None, Depends(_api_key)],
+    ) -> Principal:
+        if bearer is not None:
+            principal = tokens.verify_access(bearer.credentials)
+        elif api_key is not None:
+            resolved = await resolve_api_key(api_key)
+            if resolved is None:
+                raise NotAuthenticated("The API key is not valid")
+            principal = resolved
+        else:
+            raise NotAuthenticated("Send a bearer token or an X-API-Key")
+        request.state.principal = principal
+        return principal
+
+    return authenticate
+
+
+def require_roles(
+    authenticate: Callable[..., Awaitable[Principal]], *roles: str
+) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits only callers holding one of `roles`."""
+
+    async def check(
+        principal: Annotated[Principal, Depends(authenticate)],
+    ) -> Principal:
+        if not principal.has_any(roles):
+            raise Forbidden(
+                f"This needs one of the roles: {', '.join(sorted(roles))}",
+                required_roles=sorted(roles),
+            )
+        return principal
+
+    return check

@@ -1,0 +1,1 @@
+"""The users application: sign-up, tokens, `me`, roles and API keys."""
