@@ -45,6 +45,7 @@ from actors.messages import (
     SeatMapView,
     SeatsBlocked,
     SeatsUnblocked,
+    ShowtimeCancelled,
     ShowtimeDefinition,
 )
 from actors.seat_map import SeatMap, new_id
@@ -637,6 +638,11 @@ def _project(event: Event, batch: store.JournalBatch) -> None:
         case BookingCancelled():
             batch.bookings_closed.append(
                 store.BookingClosed(event.booking_id, event.cancelled_at)
+            )
+        case ShowtimeCancelled():
+            batch.holds_closed.extend(
+                store.HoldClosed(hold_id, HoldStatus.RELEASED, event.cancelled_at)
+                for hold_id in event.released_hold_ids
             )
         case SeatsBlocked() | SeatsUnblocked():
             # Blocks are staff decisions about this room only; the journal and

@@ -95,8 +95,22 @@ class UnblockSeats:
     kind: Literal["unblock_seats"] = "unblock_seats"
 
 
+@dataclass(frozen=True, slots=True)
+class CancelShowtime:
+    """Close sales for good and release every active hold (staff)."""
+
+    request_id: str
+    kind: Literal["cancel_showtime"] = "cancel_showtime"
+
+
 Command = (
-    HoldSeats | ReleaseHold | ConfirmHold | CancelBooking | BlockSeats | UnblockSeats
+    HoldSeats
+    | ReleaseHold
+    | ConfirmHold
+    | CancelBooking
+    | BlockSeats
+    | UnblockSeats
+    | CancelShowtime
 )
 
 
@@ -167,6 +181,13 @@ class SeatsUnblocked:
     kind: Literal["seats_unblocked"] = "seats_unblocked"
 
 
+@dataclass(frozen=True, slots=True)
+class ShowtimeCancelled:
+    released_hold_ids: tuple[str, ...]
+    cancelled_at: datetime
+    kind: Literal["showtime_cancelled"] = "showtime_cancelled"
+
+
 Event = (
     HoldPlaced
     | HoldReleased
@@ -175,6 +196,7 @@ Event = (
     | BookingCancelled
     | SeatsBlocked
     | SeatsUnblocked
+    | ShowtimeCancelled
 )
 
 
@@ -231,7 +253,21 @@ class SeatsResult:
     kind: Literal["seats"] = "seats"
 
 
-Result = HoldResult | ReleaseResult | BookingResult | CancelResult | SeatsResult
+@dataclass(frozen=True, slots=True)
+class ShowtimeCancelResult:
+    showtime_id: str
+    released_hold_ids: tuple[str, ...]
+    kind: Literal["showtime_cancel"] = "showtime_cancel"
+
+
+Result = (
+    HoldResult
+    | ReleaseResult
+    | BookingResult
+    | CancelResult
+    | SeatsResult
+    | ShowtimeCancelResult
+)
 
 
 # Reads ------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from actors.messages import (
     BookingResult,
     CancelBooking,
     CancelResult,
+    CancelShowtime,
     Command,
     ConfirmHold,
     Event,
@@ -60,6 +61,8 @@ from actors.messages import (
     SeatsResult,
     SeatsUnblocked,
     SeatView,
+    ShowtimeCancelled,
+    ShowtimeCancelResult,
     ShowtimeDefinition,
     TicketIssued,
     UnblockSeats,
@@ -173,6 +176,7 @@ class SeatMap:
         self._hold_by_customer: dict[str, str] = {}
         self._bookings: dict[str, Booking] = {}
         self._closed_holds: dict[str, ClosedHold] = {}
+        self.cancelled = definition.cancelled
         self.version = 0
 
     @property
@@ -285,10 +289,12 @@ class SeatMap:
                 return self._decide_block(command)
             case UnblockSeats():
                 return self._decide_unblock(command)
+            case CancelShowtime():
+                return self._decide_cancel_showtime(now)
         raise TypeError(f"Not a showtime command: {command!r}")
 
     def _check_on_sale(self, now: datetime) -> None:
-        if self.definition.cancelled:
+        if self.cancelled:
             raise SalesClosed(
                 "This showtime is cancelled", showtime_id=self.showtime_id
             )
@@ -578,6 +584,15 @@ class SeatMap:
         seats = self.labels(seat_indexes)
         return SeatsUnblocked(seats=seats), SeatsResult(self.showtime_id, seats)
 
+    def _decide_cancel_showtime(self, now: datetime) -> tuple[Event, Result]:
+        if self.cancelled:
+            raise SalesClosed(
+                "This showtime is cancelled already", showtime_id=self.showtime_id
+            )
+        released = tuple(self._holds)
+        event = ShowtimeCancelled(released_hold_ids=released, cancelled_at=now)
+        return event, ShowtimeCancelResult(self.showtime_id, released)
+
     # Events --------------------------------------------------------------------
 
     def apply(self, event: Event) -> None:
@@ -638,6 +653,10 @@ class SeatMap:
                 seat_indexes = self._indexes(event.seats)
                 self._blocked.difference_update(seat_indexes)
                 self._set(seat_indexes, SeatStatus.FREE, None)
+            case ShowtimeCancelled():
+                for hold_id in event.released_hold_ids:
+                    self._close_hold(hold_id, HoldClosure.RELEASED, event.cancelled_at)
+                self.cancelled = True
         self.version += 1
 
     def _indexes(self, labels: Iterable[str]) -> tuple[int, ...]:
@@ -704,6 +723,7 @@ class SeatMap:
         copy._hold_by_customer = dict(self._hold_by_customer)
         copy._bookings = dict(self._bookings)
         copy._closed_holds = dict(self._closed_holds)
+        copy.cancelled = self.cancelled
         copy.version = self.version
         return copy
 
@@ -711,6 +731,7 @@ class SeatMap:
         """The whole map as JSON-ready data; `from_snapshot` inverts it."""
         return {
             "version": self.version,
+            "cancelled": self.cancelled,
             "blocked": sorted(self.labels(self._blocked)),
             "holds": [
                 {
@@ -807,6 +828,9 @@ class SeatMap:
                 closed_at=parse(item["closed_at"]),
                 booking_id=item["booking_id"],
             )
+        seat_map.cancelled = (
+            bool(snapshot.get("cancelled", False)) or seat_map.cancelled
+        )
         seat_map.version = snapshot["version"]
         return seat_map
 

@@ -11,10 +11,12 @@ from actors.messages import (
     BlockSeats,
     BookingResult,
     CancelBooking,
+    CancelShowtime,
     ConfirmHold,
     HoldResult,
     HoldSeats,
     ReleaseHold,
+    ShowtimeCancelResult,
     UnblockSeats,
 )
 from actors.seat_map import SeatMap, SeatStatus
@@ -377,3 +379,23 @@ def test_a_snapshot_restores_an_equal_map() -> None:
     restored.check_invariants()
     assert restored.to_snapshot() == seats.to_snapshot()
     assert restored.view() == seats.view()
+
+
+def test_cancelling_the_showtime_releases_holds_and_closes_sales_for_good() -> None:
+    seats = seat_map()
+    held = hold(seats, "alice", "A1")
+    booking = confirm(seats, hold(seats, "bob", "B1").hold_id, "bob")
+
+    outcome = seats.handle(CancelShowtime("cancel"), NOW).outcome
+
+    assert isinstance(outcome, ShowtimeCancelResult)
+    assert outcome.released_hold_ids == (held.hold_id,)
+    assert seats.seat_status("A1") is SeatStatus.FREE
+    assert seats.booking(booking.booking_id) is not None
+    assert isinstance(
+        rejection(seats, HoldSeats("late", "carol", count=1)), errors.SalesClosed
+    )
+    restored = SeatMap.from_snapshot(
+        seats.definition, seats.policy, seats.to_snapshot()
+    )
+    assert restored.cancelled
