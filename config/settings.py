@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     # Requests per minute; holds and logins are stricter than the rest.
     rate_limit_per_minute: int = Field(default=600, ge=1)
     rate_limit_login_per_minute: int = Field(default=10, ge=1)
+    # Keyed by client address; behind the HAProxy ingress alone every client
+    # shares one address, so this is then a limit for the whole system.
+    rate_limit_register_per_minute: int = Field(default=30, ge=1)
     rate_limit_holds_per_minute: int = Field(default=30, ge=1)
     catalog_cache_ttl_s: float = Field(default=30.0, ge=0)
     redis_timeout_s: float = Field(default=0.25, gt=0)

@@ -156,12 +156,14 @@ def create_showtime(
     prices_cents: dict[str, int],
     currency: str,
     now: datetime,
+    movie_id: str | None = None,
 ) -> None:
     """Add a showtime and the ledger row its actor will claim."""
     session.add(
         ShowtimeRecord(
             id=showtime_id,
             auditorium_id=auditorium_id,
+            movie_id=movie_id,
             starts_at=starts_at,
             prices_cents=dict(prices_cents),
             currency=currency,
@@ -443,3 +445,54 @@ def ledger_version(session: Session, showtime_id: str) -> int:
     if version is None:
         raise UnknownShowtime(showtime_id)
     return version
+
+
+@dataclass(frozen=True, slots=True)
+class HoldView:
+    hold_id: str
+    showtime_id: str
+    customer_id: str
+    seats: tuple[str, ...]
+    amount_cents: int
+    currency: str
+    expires_at: datetime
+    status: HoldStatus
+
+
+def _hold_views(session: Session, *conditions: Any) -> list[HoldView]:
+    rows = session.execute(
+        select(HoldRecord, ShowtimeRecord.currency)
+        .join(ShowtimeRecord, ShowtimeRecord.id == HoldRecord.showtime_id)
+        .where(*conditions)
+        .order_by(HoldRecord.created_at)
+    )
+    return [
+        HoldView(
+            hold_id=hold.id,
+            showtime_id=hold.showtime_id,
+            customer_id=hold.customer_id,
+            seats=tuple(hold.seats),
+            amount_cents=hold.amount_cents,
+            currency=currency,
+            expires_at=hold.expires_at,
+            status=hold.status,
+        )
+        for hold, currency in rows
+    ]
+
+
+def hold_view(session: Session, hold_id: str) -> HoldView | None:
+    found = _hold_views(session, HoldRecord.id == hold_id)
+    return found[0] if found else None
+
+
+def active_holds_of(
+    session: Session, customer_id: str, now: datetime
+) -> list[HoldView]:
+    """A customer's holds that are active and not yet past their expiry."""
+    return _hold_views(
+        session,
+        HoldRecord.customer_id == customer_id,
+        HoldRecord.status == HoldStatus.ACTIVE,
+        HoldRecord.expires_at > now,
+    )

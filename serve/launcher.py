@@ -1,38 +1,53 @@
 """Start Marquee on one machine with embedded defaults, and stop it cleanly.
 
-Migrates the database, seeds the demo data, starts (or joins) a Ray cluster and
-waits; Ctrl-C or SIGTERM shuts down everything it started.
+Migrates the database, seeds the demo data, starts (or joins) a Ray cluster,
+deploys the Serve applications behind the configured ingress and waits; Ctrl-C
+or SIGTERM shuts down everything it started.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import os
 import signal
+import socket
 import threading
 from datetime import UTC, datetime
 from types import FrameType
 
 import ray
+from ray import serve
+from sqlalchemy.engine import make_url
 
-from actors.directory import ShowtimeDirectory
-from actors.messages import SeatMapView
-from actors.showtime_actor import ActorOptions
 from config.logging import configure_logging
-from config.settings import Settings, get_settings
+from config.settings import Ingress, Settings, get_settings
 from persistence.database import Database
 from persistence.demo import seed_demo_data
 from persistence.schema import migrate
+from serve.apps import APPLICATIONS, deploy
 
 logger = logging.getLogger(__name__)
 
 DASHBOARD_HOST = "127.0.0.1"
 DASHBOARD_PORT = 8265
 
+# Serve's HAProxy ingress, tuned for a small machine: one HAProxy thread leaves
+# the cores to the replicas (measured in shared/RAY-NOTES.md, section 7).
+HAPROXY_ENVIRONMENT = {
+    "RAY_SERVE_ENABLE_HA_PROXY": "1",
+    "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
+    "RAY_SERVE_HAPROXY_NBTHREAD": "1",
+}
+
+
+class PortInUse(RuntimeError):
+    pass
+
 
 def main() -> int:
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, as_json=settings.log_json)
+    check_port_free(settings.http_host, settings.http_port)
 
     migrate(settings.database_url)
     database = Database(settings.database_url, pool_size=1)
@@ -41,14 +56,7 @@ def main() -> int:
     database.dispose()
     logger.info("demo data ready: %d showtimes on sale", len(showtime_ids))
 
-    started_cluster = settings.ray_address is None
-    ray.init(
-        address=settings.ray_address,
-        namespace=settings.ray_namespace,
-        include_dashboard=started_cluster,
-        dashboard_host=DASHBOARD_HOST,
-        dashboard_port=DASHBOARD_PORT,
-    )
+    start_ray(settings)
     # Installed after ray.init, which sets handlers of its own.
     stop = threading.Event()
 
@@ -58,44 +66,76 @@ def main() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
-        warm_up(settings, showtime_ids[0])
-        print_banner(settings, started_cluster, len(showtime_ids))
+        start_serve(settings)
+        deploy(settings)
+        print_banner(settings, len(showtime_ids))
         stop.wait()
     finally:
         logger.info("stopping")
+        # Serve first: its HAProxy child otherwise outlives the cluster and
+        # keeps the ports (shared/RAY-NOTES.md, section 7).
+        serve.shutdown()
         ray.shutdown()
     return 0
 
 
-def warm_up(settings: Settings, showtime_id: str) -> None:
-    """Activate one showtime actor, so that a broken set-up fails at start."""
-    directory = ShowtimeDirectory(
-        ActorOptions.from_settings(settings), namespace=settings.ray_namespace
+def check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(
+                f"{host}:{port} is taken; stop what uses it or set MARQUEE_HTTP_PORT"
+            ) from exc
+
+
+def ingress_environment(settings: Settings) -> dict[str, str]:
+    return HAPROXY_ENVIRONMENT if settings.ingress is Ingress.HAPROXY else {}
+
+
+def start_ray(settings: Settings) -> None:
+    if settings.ray_address is None:
+        # A local cluster inherits this process's environment in every worker.
+        os.environ.update(ingress_environment(settings))
+    ray.init(
+        address=settings.ray_address,
+        namespace=settings.ray_namespace,
+        include_dashboard=settings.ray_address is None,
+        dashboard_host=DASHBOARD_HOST,
+        dashboard_port=DASHBOARD_PORT,
     )
-    view = asyncio.run(directory.seat_map(showtime_id))
-    if not isinstance(view, SeatMapView):
-        raise RuntimeError(f"showtime {showtime_id} did not start: {view}")
+
+
+def start_serve(settings: Settings) -> None:
+    environment = ingress_environment(settings)
+    serve.start(
+        http_options={
+            "host": settings.http_host,
+            "port": settings.http_port,
+            "request_timeout_s": settings.request_timeout_s,
+        },
+        controller_options={"runtime_env": {"env_vars": environment}}
+        if environment
+        else None,
+    )
     logger.info(
-        "showtime %s is live: %d seats free",
-        showtime_id,
-        view.available,
-        extra={"showtime_id": showtime_id},
+        "ingress: %s",
+        "Serve's HAProxy ingress" if environment else "Serve's default HTTP proxy",
     )
 
 
-def print_banner(settings: Settings, started_cluster: bool, showtimes: int) -> None:
+def print_banner(settings: Settings, showtimes: int) -> None:
+    base = f"http://{settings.http_host}:{settings.http_port}"
     lines = [
         "Marquee is running.",
-        f"  database:   {_redacted(settings.database_url)}",
+        f"  ingress:    {settings.ingress.value} on {base}",
+        *(f"  {app.name + ':':<11} {base}{app.route_prefix}" for app in APPLICATIONS),
+        f"  API docs:   {base}/api/v1/booking/docs (one per application)",
+        f"  database:   {make_url(settings.database_url).render_as_string()}",
+        f"  redis:      {'configured' if settings.redis_url else 'none (in-process)'}",
         f"  showtimes:  {showtimes} on sale (demo data)",
     ]
-    if started_cluster:
+    if settings.ray_address is None:
         lines.append(f"  dashboard:  http://{DASHBOARD_HOST}:{DASHBOARD_PORT}")
     lines.append("Press Ctrl-C to stop.")
     print("\n".join(lines), flush=True)
-
-
-def _redacted(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

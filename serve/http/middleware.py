@@ -41,16 +41,21 @@ def current_request_id() -> str | None:
 class PlatformMiddleware:
     """Request id in and out, security headers out, request bodies bounded."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, behind_serve: bool
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Serve's own middleware assigns the id (keeping a client's) before this
+        # runs and echoes it on the response; then this only adopts it.
+        self.behind_serve = behind_serve
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
-        request_id = _request_id_from(scope)
+        request_id = _request_id_from(scope, trust_header=self.behind_serve)
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
         is_docs = scope["path"].endswith(_DOCS_SUFFIXES)
@@ -58,7 +63,8 @@ class PlatformMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers.append((REQUEST_ID_HEADER, request_id.encode()))
+                if not self.behind_serve:
+                    headers.append((REQUEST_ID_HEADER, request_id.encode()))
                 if not is_docs:
                     headers.extend(_SECURITY_HEADERS)
                 message["headers"] = headers
@@ -98,12 +104,12 @@ class PlatformMiddleware:
         await problem_response(error)(scope, receive, send)
 
 
-def _request_id_from(scope: Scope) -> str:
+def _request_id_from(scope: Scope, *, trust_header: bool) -> str:
     for name, value in scope.get("headers", []):
         if name == REQUEST_ID_HEADER:
             candidate: str = value.decode("latin-1")
-            if _ACCEPTABLE_REQUEST_ID.match(candidate):
-                return candidate
+            if trust_header or _ACCEPTABLE_REQUEST_ID.match(candidate):
+                return candidate[:128]
             break
     return uuid.uuid4().hex
 

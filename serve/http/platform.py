@@ -116,8 +116,14 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def create_app(platform: Platform, *, title: str, description: str) -> FastAPI:
-    """A FastAPI app with Marquee's middleware, error handling and health check."""
+def create_app(
+    platform: Platform, *, title: str, description: str, behind_serve: bool = True
+) -> FastAPI:
+    """A FastAPI app with Marquee's middleware, error handling and health check.
+
+    `behind_serve` is False only where no Serve proxy or replica wraps the app
+    (in-process tests), which then echo the request id themselves.
+    """
     settings = platform.settings
     app = FastAPI(title=title, description=description, version="1")
     install_problem_handlers(app)
@@ -132,7 +138,9 @@ def create_app(platform: Platform, *, title: str, description: str) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After"],
         )  # fmt: skip
     app.add_middleware(
-        PlatformMiddleware, max_body_bytes=settings.max_request_body_bytes
+        PlatformMiddleware,
+        max_body_bytes=settings.max_request_body_bytes,
+        behind_serve=behind_serve,
     )
 
     @app.get("/healthz", tags=["operations"])

@@ -1,13 +1,15 @@
 """The users application at `/api/v1/users`."""
 
-from __future__ import annotations
+# NOTE: no `from __future__ import annotations` in route modules: FastAPI reads
+# the dependency aliases defined inside `install_routes` from annotations, and
+# postponed annotations would make it look for them at module level.
 
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Request, Response, status
+from fastapi import Depends, FastAPI, Form, Request, Response, status
 from ray import serve
 from ray.serve.deployment import Application
 from sqlalchemy.orm import Session
@@ -67,13 +69,12 @@ def _api_key_read(record: ApiKeyRecord) -> ApiKeyRead:
     )
 
 
-def build_router(platform: Platform) -> APIRouter:
-    router = APIRouter()
+def install_routes(app: FastAPI, platform: Platform) -> None:
     settings = platform.settings
     Caller = Annotated[Principal, Depends(platform.authenticate)]
     Admin = Annotated[Principal, Depends(platform.admin_only)]
 
-    @router.post(
+    @app.post(
         "",
         status_code=status.HTTP_201_CREATED,
         responses=problems(409),
@@ -81,7 +82,7 @@ def build_router(platform: Platform) -> APIRouter:
     )
     async def register(body: UserCreate, request: Request) -> UserRead:
         await platform.limit(
-            "register", client_address(request), settings.rate_limit_login_per_minute
+            "register", client_address(request), settings.rate_limit_register_per_minute
         )
         password_hash = await hash_password(body.password)
         now = datetime.now(UTC)
@@ -106,7 +107,7 @@ def build_router(platform: Platform) -> APIRouter:
         logger.info("user %s registered", user.id)
         return _user_read(user)
 
-    @router.post("/token", responses=problems(401), summary="OAuth2 token endpoint")
+    @app.post("/token", responses=problems(401), summary="OAuth2 token endpoint")
     async def token(
         grant_type: Annotated[str, Form()],
         username: Annotated[str | None, Form()] = None,
@@ -192,7 +193,7 @@ def build_router(platform: Platform) -> APIRouter:
             refresh_token=next_refresh.token,
         )
 
-    @router.get("/me", responses=problems(401, 404), summary="The caller's account")
+    @app.get("/me", responses=problems(401, 404), summary="The caller's account")
     async def me(caller: Caller) -> UserRead:
         if caller.kind is not PrincipalKind.USER:
             raise NotFound("API clients have no user account")
@@ -203,7 +204,7 @@ def build_router(platform: Platform) -> APIRouter:
             raise NotFound("The account no longer exists")
         return _user_read(user)
 
-    @router.put(
+    @app.put(
         "/{user_id}/roles",
         responses=problems(401, 403, 404),
         summary="Set a user's roles (admin)",
@@ -221,7 +222,7 @@ def build_router(platform: Platform) -> APIRouter:
         logger.info("admin %s set roles of %s", admin.subject_id, user_id)
         return _user_read(user)
 
-    @router.post(
+    @app.post(
         "/api-keys",
         status_code=status.HTTP_201_CREATED,
         responses=problems(401, 403),
@@ -244,14 +245,12 @@ def build_router(platform: Platform) -> APIRouter:
         )
         return ApiKeyIssued(**_api_key_read(record).model_dump(), key=key)
 
-    @router.get(
-        "/api-keys", responses=problems(401, 403), summary="List API keys (admin)"
-    )
+    @app.get("/api-keys", responses=problems(401, 403), summary="List API keys (admin)")
     async def list_api_keys(admin: Admin) -> list[ApiKeyRead]:
         records = await platform.transaction(users_store.api_keys)
         return [_api_key_read(record) for record in records]
 
-    @router.delete(
+    @app.delete(
         "/api-keys/{key_id}",
         status_code=status.HTTP_204_NO_CONTENT,
         responses=problems(401, 403, 404),
@@ -271,7 +270,7 @@ def build_router(platform: Platform) -> APIRouter:
             raise ApiKeyNotFound("No such API key", api_key_id=key_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    @router.post(
+    @app.post(
         "/api-keys/{key_id}/rotate",
         status_code=status.HTTP_201_CREATED,
         responses=problems(401, 403, 404),
@@ -304,8 +303,6 @@ def build_router(platform: Platform) -> APIRouter:
         if record is None:
             raise ApiKeyNotFound("No such live API key", api_key_id=key_id)
         return ApiKeyIssued(**_api_key_read(record).model_dump(), key=key)
-
-    return router
 
 
 def ensure_admin(platform: Platform) -> None:
@@ -347,7 +344,7 @@ class UsersDeployment:
             title="Marquee users",
             description="Sign-up, OAuth2 tokens, roles and API keys.",
         )
-        app.include_router(build_router(self._platform))
+        install_routes(app, self._platform)
         return app
 
 

@@ -1,0 +1,71 @@
+"""Marquee's Serve applications, each owning one route prefix.
+
+`deploy` runs them all on the connected cluster. The builder functions at the
+bottom are the import paths of `config/serve.yaml`, for operators who prefer
+`serve deploy`; their `args` override settings read from the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ray import serve
+from ray.serve.deployment import Application
+
+from config.settings import Settings
+from serve.booking.app import booking_application
+from serve.catalog.app import catalog_application
+from serve.operations.app import operations_application
+from serve.users.app import users_application
+
+
+@dataclass(frozen=True, slots=True)
+class ServeApplication:
+    name: str
+    route_prefix: str
+    build: Callable[[Settings], Application]
+
+
+APPLICATIONS = (
+    ServeApplication("users", "/api/v1/users", users_application),
+    ServeApplication("catalog", "/api/v1/catalog", catalog_application),
+    ServeApplication("booking", "/api/v1/booking", booking_application),
+    ServeApplication(
+        "operations",
+        "/readyz",
+        lambda settings: operations_application(settings, "booking"),
+    ),
+)
+
+
+def deploy(settings: Settings) -> None:
+    """Deploy (or update in place) every application; returns once all run."""
+    for application in APPLICATIONS:
+        serve.run(
+            application.build(settings),
+            name=application.name,
+            route_prefix=application.route_prefix,
+            blocking=False,
+        )
+
+
+def _settings(args: dict[str, Any]) -> Settings:
+    return Settings(**args)
+
+
+def users(args: dict[str, Any]) -> Application:
+    return users_application(_settings(args))
+
+
+def catalog(args: dict[str, Any]) -> Application:
+    return catalog_application(_settings(args))
+
+
+def booking(args: dict[str, Any]) -> Application:
+    return booking_application(_settings(args))
+
+
+def operations(args: dict[str, Any]) -> Application:
+    return operations_application(_settings(args), "booking")

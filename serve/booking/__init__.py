@@ -1,0 +1,1 @@
+"""The booking application: seat maps and holds, through the showtime actors."""

@@ -1,0 +1,261 @@
+"""The booking application at `/api/v1/booking`.
+
+Every hold and release goes to the showtime's actor. Requests arriving at a
+replica at about the same moment are gathered with `serve.batch` and sent as
+one actor call per showtime, since one awaited actor call costs more than the
+whole decision it carries.
+"""
+
+import asyncio
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Header, Response, status
+from ray import serve
+from ray.serve.deployment import Application
+
+from actors.directory import ShowtimeDirectory
+from actors.engine import Outcome
+from actors.errors import (
+    HoldNotFound,
+    MarqueeError,
+    ShowtimeUnavailable,
+    ValidationFailed,
+)
+from actors.messages import (
+    Command,
+    HoldResult,
+    HoldSeats,
+    ReleaseHold,
+    SeatMapView,
+)
+from actors.showtime_actor import ActorOptions
+from config.settings import Settings
+from persistence import showtime_store as store
+from persistence.models import HoldStatus
+from serve.booking.schemas import HoldCreate, HoldRead, RowRead, SeatMapRead, SeatRead
+from serve.http.auth import Principal
+from serve.http.platform import Platform, create_app
+from serve.http.problems import problems
+
+logger = logging.getLogger(__name__)
+
+ROUTE_PREFIX = "/api/v1/booking"
+MAX_BATCH_SIZE = 64
+BATCH_WAIT_TIMEOUT_S = 0.002
+MAX_CONCURRENT_BATCHES = 4
+MAX_ONGOING_REQUESTS = 512
+
+Submit = Callable[[str, Command], Awaitable[Outcome]]
+
+
+def seat_map_read(view: SeatMapView) -> SeatMapRead:
+    return SeatMapRead(
+        showtime_id=view.showtime_id,
+        version=view.version,
+        available=view.available,
+        rows=[
+            RowRead(
+                label=row.label,
+                seats=[
+                    SeatRead(label=s.label, category=s.category.value, status=s.status)
+                    for s in row.seats
+                ],
+            )
+            for row in view.rows
+        ],
+    )
+
+
+def hold_read(hold: store.HoldView, now: datetime) -> HoldRead:
+    # The actor's timer journals an expiry within a second or so; until then
+    # the row still says active, so the clock decides.
+    expired = hold.status is HoldStatus.ACTIVE and hold.expires_at <= now
+    return HoldRead(
+        hold_id=hold.hold_id,
+        showtime_id=hold.showtime_id,
+        seats=list(hold.seats),
+        status=HoldStatus.EXPIRED.value if expired else hold.status.value,
+        expires_at=hold.expires_at,
+        amount_cents=hold.amount_cents,
+        currency=hold.currency,
+    )
+
+
+def request_id_for(caller: Principal, idempotency_key: str | None) -> str:
+    """The actor-level request id: the client's key, scoped to the caller."""
+    if idempotency_key is None:
+        return uuid.uuid4().hex
+    if not 1 <= len(idempotency_key) <= 100:
+        raise ValidationFailed("Idempotency-Key has 1 to 100 characters")
+    return f"{caller.subject_id}:{idempotency_key}"
+
+
+def install_routes(
+    app: FastAPI, platform: Platform, directory: ShowtimeDirectory, submit: Submit
+) -> None:
+    settings = platform.settings
+    Caller = Annotated[Principal, Depends(platform.authenticate)]
+
+    @app.get(
+        "/showtimes/{showtime_id}/seats",
+        responses=problems(404, 503),
+        summary="The seat map, with a version that changes with every change",
+    )
+    async def seats(showtime_id: str) -> SeatMapRead:
+        view = await directory.seat_map(showtime_id)
+        if isinstance(view, MarqueeError):
+            raise view
+        return seat_map_read(view)
+
+    @app.post(
+        "/showtimes/{showtime_id}/holds",
+        status_code=status.HTTP_201_CREATED,
+        responses=problems(401, 404, 409, 503),
+        summary="Hold named seats, or the best N of a category",
+    )
+    async def create_hold(
+        showtime_id: str,
+        body: HoldCreate,
+        caller: Caller,
+        idempotency_key: Annotated[str | None, Header()] = None,
+    ) -> HoldRead:
+        await platform.limit(
+            "holds", caller.subject_id, settings.rate_limit_holds_per_minute
+        )
+        command = HoldSeats(
+            request_id=request_id_for(caller, idempotency_key),
+            customer_id=caller.subject_id,
+            seats=tuple(body.seats or ()),
+            count=body.count,
+            category=body.category,
+        )
+        outcome = await submit(showtime_id, command)
+        if isinstance(outcome, MarqueeError):
+            raise outcome
+        if not isinstance(outcome, HoldResult):  # pragma: no cover - actor bug
+            raise TypeError(f"hold answered with {outcome!r}")
+        return HoldRead(
+            hold_id=outcome.hold_id,
+            showtime_id=outcome.showtime_id,
+            seats=list(outcome.seats),
+            status=HoldStatus.ACTIVE.value,
+            expires_at=outcome.expires_at,
+            amount_cents=outcome.amount_cents,
+            currency=outcome.currency,
+        )
+
+    async def own_hold(hold_id: str, caller: Principal) -> store.HoldView:
+        hold = await platform.transaction(
+            lambda session: store.hold_view(session, hold_id)
+        )
+        # Another customer's hold is not found, never forbidden: its existence
+        # is none of the caller's business.
+        if hold is None or (
+            hold.customer_id != caller.subject_id and not caller.is_staff
+        ):
+            raise HoldNotFound("No such hold", hold_id=hold_id)
+        return hold
+
+    @app.get("/holds", responses=problems(401), summary="The caller's active holds")
+    async def my_holds(caller: Caller) -> list[HoldRead]:
+        now = datetime.now(UTC)
+        holds = await platform.transaction(
+            lambda session: store.active_holds_of(session, caller.subject_id, now)
+        )
+        return [hold_read(hold, now) for hold in holds]
+
+    @app.get("/holds/{hold_id}", responses=problems(401, 404), summary="One hold")
+    async def get_hold(hold_id: str, caller: Caller) -> HoldRead:
+        return hold_read(await own_hold(hold_id, caller), datetime.now(UTC))
+
+    @app.delete(
+        "/holds/{hold_id}",
+        status_code=status.HTTP_204_NO_CONTENT,
+        responses=problems(401, 404, 409, 503),
+        summary="Release a hold; its seats go back on sale",
+    )
+    async def release_hold(
+        hold_id: str,
+        caller: Caller,
+        idempotency_key: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        hold = await own_hold(hold_id, caller)
+        command = ReleaseHold(
+            request_id=request_id_for(caller, idempotency_key),
+            customer_id=hold.customer_id,
+            hold_id=hold_id,
+        )
+        outcome = await submit(hold.showtime_id, command)
+        if isinstance(outcome, MarqueeError):
+            raise outcome
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@serve.deployment(name="booking")
+@serve.ingress()
+class BookingDeployment:
+    """Concurrency: each replica gathers concurrent commands into batches; the
+    order within a showtime's batch is the order requests reached the replica."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._platform = Platform(settings)
+        self._directory = ShowtimeDirectory(
+            ActorOptions.from_settings(settings), namespace=settings.ray_namespace
+        )
+
+    @serve.batch(  # type: ignore[untyped-decorator]
+        max_batch_size=MAX_BATCH_SIZE,
+        batch_wait_timeout_s=BATCH_WAIT_TIMEOUT_S,
+        max_concurrent_batches=MAX_CONCURRENT_BATCHES,
+    )
+    async def _submit_batch(
+        self, items: Sequence[tuple[str, Command]]
+    ) -> list[Outcome]:
+        by_showtime: dict[str, list[int]] = defaultdict(list)
+        for index, (showtime_id, _) in enumerate(items):
+            by_showtime[showtime_id].append(index)
+
+        async def one_showtime(showtime_id: str, indexes: list[int]) -> None:
+            commands = [items[index][1] for index in indexes]
+            # The directory answers every command, errors included, so one
+            # showtime's trouble never fails another's requests in the batch.
+            answers = await self._directory.submit(showtime_id, commands)
+            for index, answer in zip(indexes, answers, strict=True):
+                outcomes[index] = answer
+
+        outcomes: list[Outcome | None] = [None] * len(items)
+        await asyncio.gather(
+            *(one_showtime(sid, indexes) for sid, indexes in by_showtime.items())
+        )
+        missing = ShowtimeUnavailable("No answer for this request")
+        return [missing if outcome is None else outcome for outcome in outcomes]
+
+    async def ping(self) -> bool:
+        """For readiness checks: the replica is up and answering calls."""
+        return True
+
+    async def submit(self, showtime_id: str, command: Command) -> Outcome:
+        outcome: Outcome = await self._submit_batch((showtime_id, command))
+        return outcome
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        app = create_app(
+            self._platform,
+            title="Marquee booking",
+            description="Seat maps and holds.",
+        )
+        install_routes(app, self._platform, self._directory, self.submit)
+        return app
+
+
+def booking_application(settings: Settings) -> Application:
+    return BookingDeployment.options(  # type: ignore[attr-defined]
+        num_replicas=settings.booking_replicas,
+        ray_actor_options={"num_cpus": 0},
+        max_ongoing_requests=MAX_ONGOING_REQUESTS,
+    ).bind(settings)

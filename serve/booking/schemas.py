@@ -1,0 +1,52 @@
+"""HTTP bodies of the booking application."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field, model_validator
+
+from actors.layout import SeatCategory
+from serve.users.schemas import Strict
+
+
+class SeatRead(BaseModel):
+    label: str
+    category: str
+    status: str
+
+
+class RowRead(BaseModel):
+    label: str
+    seats: list[SeatRead]
+
+
+class SeatMapRead(BaseModel):
+    showtime_id: str
+    version: int
+    available: int
+    rows: list[RowRead]
+
+
+class HoldCreate(Strict):
+    """Either `seats` by label, or a `count` of best-available seats."""
+
+    seats: list[str] | None = Field(default=None, min_length=1, max_length=100)
+    count: int | None = Field(default=None, ge=-1000, le=1000)
+    category: SeatCategory = SeatCategory.STANDARD
+
+    @model_validator(mode="after")
+    def seats_or_count(self) -> HoldCreate:
+        if (self.seats is None) == (self.count is None):
+            raise ValueError("give either seats or count")
+        return self
+
+
+class HoldRead(BaseModel):
+    hold_id: str
+    showtime_id: str
+    seats: list[str]
+    status: str
+    expires_at: datetime
+    amount_cents: int
+    currency: str

@@ -1,0 +1,1 @@
+"""The catalog application: movies, cinemas, auditoriums and showtimes."""

@@ -1,0 +1,1 @@
+"""The operations application: readiness at `/readyz`."""
