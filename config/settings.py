@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     # Replicas per application; two use both cores of a small machine.
     replicas: int = Field(default=1, ge=1)
     booking_replicas: int = Field(default=2, ge=1)
+    # How long a stopping replica may finish the requests it has.
+    graceful_shutdown_s: float = Field(default=20.0, ge=0)
 
     # Comma-separated `kid:secret` pairs, newest first. New tokens are signed
     # with the first; every listed key still verifies until it is removed.

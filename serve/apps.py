@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ray import serve
+from ray.serve.api import RunTarget
 from ray.serve.deployment import Application
 
 from config.settings import Settings
@@ -41,14 +42,21 @@ APPLICATIONS = (
 
 
 def deploy(settings: Settings) -> None:
-    """Deploy (or update in place) every application; returns once all run."""
-    for application in APPLICATIONS:
-        serve.run(
-            application.build(settings),
-            name=application.name,
-            route_prefix=application.route_prefix,
-            blocking=False,
-        )
+    """Deploy (or update in place) every application; returns once all run.
+
+    One request for all of them, so their replicas start side by side and the
+    ingress reloads its routes fewer times.
+    """
+    serve.run_many(
+        [
+            RunTarget(
+                target=application.build(settings),
+                name=application.name,
+                route_prefix=application.route_prefix,
+            )
+            for application in APPLICATIONS
+        ]
+    )
 
 
 def _settings(args: dict[str, Any]) -> Settings:

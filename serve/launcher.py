@@ -38,6 +38,9 @@ HAPROXY_ENVIRONMENT = {
     "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
     "RAY_SERVE_HAPROXY_NBTHREAD": "1",
 }
+# On one machine HAProxy is the only load balancer and reloads in about a
+# second, so a stopping replica need not stay reachable for Serve's default 30 s.
+LOCAL_CLUSTER_ENVIRONMENT = {"RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2"}
 
 
 class PortInUse(RuntimeError):
@@ -97,6 +100,7 @@ def start_ray(settings: Settings) -> None:
     if settings.ray_address is None:
         # A local cluster inherits this process's environment in every worker.
         os.environ.update(ingress_environment(settings))
+        os.environ.update(LOCAL_CLUSTER_ENVIRONMENT)
     ray.init(
         address=settings.ray_address,
         namespace=settings.ray_namespace,

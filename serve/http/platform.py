@@ -112,6 +112,14 @@ class Platform:
         self.database.dispose()
 
 
+def shutdown_options(settings: Settings) -> dict[str, float]:
+    """Deployment options bounding how long a stopping replica lingers."""
+    return {
+        "graceful_shutdown_timeout_s": settings.graceful_shutdown_s,
+        "graceful_shutdown_wait_loop_s": min(2.0, settings.graceful_shutdown_s),
+    }
+
+
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 

@@ -34,7 +34,12 @@ from serve.http.auth import (
     new_api_key,
     verify_password,
 )
-from serve.http.platform import Platform, client_address, create_app
+from serve.http.platform import (
+    Platform,
+    client_address,
+    create_app,
+    shutdown_options,
+)
 from serve.http.problems import problems
 from serve.users.schemas import (
     ApiKeyCreate,
@@ -352,5 +357,6 @@ def users_application(settings: Settings) -> Application:
     return UsersDeployment.options(  # type: ignore[attr-defined]
         num_replicas=settings.replicas,
         ray_actor_options={"num_cpus": 0},
+        **shutdown_options(settings),
         max_ongoing_requests=256,
     ).bind(settings)

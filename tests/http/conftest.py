@@ -51,6 +51,9 @@ def haproxy_environment(directory: Path) -> dict[str, str]:
         "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(directory),
         "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(directory / "server-state"),
         "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": str(directory / "metrics.sock"),
+        # A stopping replica stays reachable this long (30 s by default) so that
+        # load balancers can deregister it; nothing here needs that.
+        "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "0.5",
     }
 
 
@@ -69,6 +72,7 @@ def http_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         rate_limit_per_minute=100_000,
         booking_replicas=1,
         hold_ttl_s=480,
+        graceful_shutdown_s=0.5,
         ray_namespace=os.environ.get("MARQUEE_TEST_NAMESPACE", "marquee-http-test"),
     )
 
