@@ -6,7 +6,8 @@ logging anyone out. Refresh tokens carry another audience and type, so neither
 kind of token can stand in for the other.
 """
 
-from __future__ import annotations
+# NOTE: no `from __future__ import annotations`: FastAPI resolves the
+# dependencies in the closures below from their annotations at definition time.
 
 import asyncio
 import enum

@@ -146,8 +146,14 @@ def new_account(client: httpx.Client) -> Callable[..., Account]:
     return create
 
 
-@pytest.fixture
-def admin(client: httpx.Client) -> Account:
+@pytest.fixture(scope="session")
+def admin(base_url: str) -> Account:
+    """The admin, logged in once: logins are rate limited per account."""
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        return _admin(client)
+
+
+def _admin(client: httpx.Client) -> Account:
     tokens = log_in(client, ADMIN_EMAIL, ADMIN_PASSWORD)
     assert tokens.status_code == 200, tokens.text
     me = client.get(
