@@ -73,6 +73,8 @@ def http_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         booking_replicas=1,
         hold_ttl_s=480,
         graceful_shutdown_s=0.5,
+        # Each test's showtime actor leaves soon after its test.
+        actor_idle_s=20,
         ray_namespace=os.environ.get("MARQUEE_TEST_NAMESPACE", "marquee-http-test"),
     )
 
