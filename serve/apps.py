@@ -16,9 +16,13 @@ from ray.serve.api import RunTarget
 from ray.serve.deployment import Application
 
 from config.settings import Settings
+from serve.booking import app as booking_app
 from serve.booking.app import booking_application
+from serve.catalog import app as catalog_app
 from serve.catalog.app import catalog_application
+from serve.operations import app as operations_app
 from serve.operations.app import operations_application
+from serve.users import app as users_app
 from serve.users.app import users_application
 
 
@@ -30,12 +34,12 @@ class ServeApplication:
 
 
 APPLICATIONS = (
-    ServeApplication("users", "/api/v1/users", users_application),
-    ServeApplication("catalog", "/api/v1/catalog", catalog_application),
-    ServeApplication("booking", "/api/v1/booking", booking_application),
+    ServeApplication("users", users_app.ROUTE_PREFIX, users_application),
+    ServeApplication("catalog", catalog_app.ROUTE_PREFIX, catalog_application),
+    ServeApplication("booking", booking_app.ROUTE_PREFIX, booking_application),
     ServeApplication(
         "operations",
-        "/readyz",
+        operations_app.ROUTE_PREFIX,
         lambda settings: operations_application(settings, "booking"),
     ),
 )

@@ -246,6 +246,7 @@ class BookingDeployment:
     def __serve_build_asgi_app__(self) -> FastAPI:
         app = create_app(
             self._platform,
+            route_prefix=ROUTE_PREFIX,
             title="Marquee booking",
             description="Seat maps and holds.",
         )

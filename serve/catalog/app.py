@@ -441,6 +441,7 @@ class CatalogDeployment:
     def __serve_build_asgi_app__(self) -> FastAPI:
         app = create_app(
             self._platform,
+            route_prefix=ROUTE_PREFIX,
             title="Marquee catalog",
             description="Movies, cinemas, auditoriums and showtimes.",
         )

@@ -11,10 +11,11 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from redis.asyncio import Redis
 from sqlalchemy.orm import Session
@@ -125,7 +126,12 @@ def client_address(request: Request) -> str:
 
 
 def create_app(
-    platform: Platform, *, title: str, description: str, behind_serve: bool = True
+    platform: Platform,
+    *,
+    title: str,
+    description: str,
+    route_prefix: str,
+    behind_serve: bool = True,
 ) -> FastAPI:
     """A FastAPI app with Marquee's middleware, error handling and health check.
 
@@ -133,7 +139,33 @@ def create_app(
     (in-process tests), which then echo the request id themselves.
     """
     settings = platform.settings
-    app = FastAPI(title=title, description=description, version="1")
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1",
+        root_path_in_servers=False,
+    )
+
+    def openapi() -> dict[str, Any]:
+        # Serve strips the route prefix before the app sees a path, so the
+        # app's own paths are relative (even empty, which OpenAPI forbids).
+        # Clients get absolute paths on one server instead.
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=title,
+                version=app.version,
+                description=description,
+                routes=app.routes,
+            )
+            document["paths"] = {
+                f"{route_prefix}{path}": item
+                for path, item in document.get("paths", {}).items()
+            }
+            document["servers"] = [{"url": "/"}]
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     install_problem_handlers(app)
     origins = settings.cors_origins()
     if origins:

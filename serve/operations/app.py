@@ -67,6 +67,7 @@ class OperationsDeployment:
     def __serve_build_asgi_app__(self) -> FastAPI:
         app = create_app(
             self._platform,
+            route_prefix=ROUTE_PREFIX,
             title="Marquee operations",
             description="Readiness of the whole request path.",
         )

@@ -346,6 +346,7 @@ class UsersDeployment:
     def __serve_build_asgi_app__(self) -> FastAPI:
         app = create_app(
             self._platform,
+            route_prefix=ROUTE_PREFIX,
             title="Marquee users",
             description="Sign-up, OAuth2 tokens, roles and API keys.",
         )
