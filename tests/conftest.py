@@ -60,6 +60,25 @@ def postgres_url() -> str:
     return url
 
 
+DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis at TEST_REDIS_URL, emptied; skips (or fails) when unreachable."""
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.flushdb()
+    except redis.exceptions.RedisError as exc:
+        _unavailable(f"Redis at {url} is unreachable: {exc}")
+    finally:
+        client.close()
+    return url
+
+
 @pytest.fixture(scope="session")
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     path: Path = tmp_path_factory.mktemp("sqlite") / "marquee.db"

@@ -207,15 +207,23 @@ class TokenService:
                 algorithms=[JWT_ALGORITHM],
                 audience=audience,
                 issuer=self._issuer,
-                options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub", "jti"]},
-                leeway=0,
+                # Times are checked below against this service's clock.
+                options={
+                    "require": ["exp", "iat", "nbf", "iss", "aud", "sub", "jti"],
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
             )
-        except jwt.ExpiredSignatureError as exc:
-            raise NotAuthenticated("The token has expired") from exc
-        except jwt.ImmatureSignatureError as exc:
-            raise NotAuthenticated("The token is not valid yet") from exc
         except jwt.PyJWTError as exc:
             raise NotAuthenticated("The token is not valid") from exc
+        now = self._clock()
+        if not all(isinstance(claims[c], int) for c in ("exp", "nbf", "iat")):
+            raise NotAuthenticated("The token's times are not numbers")
+        if now >= claims["exp"]:
+            raise NotAuthenticated("The token has expired")
+        if now < claims["nbf"]:
+            raise NotAuthenticated("The token is not valid yet")
         if claims.get("typ") != token_type:
             raise NotAuthenticated(f"This is not an {token_type} token")
         return claims
