@@ -235,10 +235,17 @@ _bearer = HTTPBearer(auto_error=False, description="An access token from /token"
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
+CallerLimit = Callable[[Principal], Awaitable[None]]
+
+
 def authenticator(
-    tokens: TokenService, resolve_api_key: ApiKeyResolver
+    tokens: TokenService, resolve_api_key: ApiKeyResolver, limit: CallerLimit
 ) -> Callable[..., Awaitable[Principal]]:
-    """A FastAPI dependency that yields the caller, or answers 401."""
+    """A FastAPI dependency that yields the caller, or answers 401.
+
+    Every authenticated request also counts against the caller's general rate
+    limit (`limit`), whatever the endpoint.
+    """
 
     async def authenticate(
         request: Request,
@@ -254,6 +261,7 @@ def authenticator(
             principal = resolved
         else:
             raise NotAuthenticated("Send a bearer token or an X-API-Key")
+        await limit(principal)
         request.state.principal = principal
         return principal
 

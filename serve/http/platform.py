@@ -73,7 +73,9 @@ class Platform:
         )
         self.limiter = RateLimiter(self.redis)
         self.cache = ReadCache(self.redis, ttl_s=settings.catalog_cache_ttl_s)
-        self.authenticate = authenticator(self.tokens, self.resolve_api_key)
+        self.authenticate = authenticator(
+            self.tokens, self.resolve_api_key, self.limit_caller
+        )
         self.staff_only = require_roles(self.authenticate, "staff", "admin")
         self.admin_only = require_roles(self.authenticate, "admin")
 
@@ -106,6 +108,11 @@ class Platform:
 
     async def limit(self, scope: str, subject: str, per_minute: int) -> None:
         await self.limiter.check(scope, subject, per_minute)
+
+    async def limit_caller(self, principal: Principal) -> None:
+        await self.limiter.check(
+            "caller", principal.subject_id, self.settings.rate_limit_per_minute
+        )
 
     async def close(self) -> None:
         if self.redis is not None:
