@@ -46,23 +46,27 @@ class OperationsDeployment:
         self._booking_app_name = booking_app_name
         self._booking: DeploymentHandle | None = None
 
-    async def _database(self) -> None:
+    async def _database(self) -> str:
         def ping() -> None:
             with self._platform.database.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
 
         await asyncio.to_thread(ping)
+        return "ok"
 
-    async def _redis(self) -> None:
-        if self._platform.redis is not None:
-            await self._platform.redis.ping()
+    async def _redis(self) -> str:
+        if self._platform.redis is None:
+            return "not configured"
+        await self._platform.redis.ping()
+        return "ok"
 
-    async def _booking_path(self) -> None:
+    async def _booking_path(self) -> str:
         if self._booking is None:
             self._booking = serve.get_deployment_handle(
                 "booking", app_name=self._booking_app_name
             )
         await self._booking.ping.remote()
+        return "ok"
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         app = create_app(
@@ -93,7 +97,7 @@ class OperationsDeployment:
             results: dict[str, str] = {}
             for name, check in checks.items():
                 try:
-                    await asyncio.wait_for(check(), timeout=CHECK_TIMEOUT_S)
+                    result = await asyncio.wait_for(check(), timeout=CHECK_TIMEOUT_S)
                 except (
                     SQLAlchemyError,
                     RedisError,
@@ -104,8 +108,10 @@ class OperationsDeployment:
                 ) as exc:
                     results[name] = f"failing: {type(exc).__name__}"
                 else:
-                    results[name] = "ok"
-            failing = sorted(name for name, result in results.items() if result != "ok")
+                    results[name] = result
+            failing = sorted(
+                name for name, result in results.items() if result.startswith("failing")
+            )
             if not failing:
                 return Readiness(status="ready", checks=results)
             logger.warning("not ready: %s", ", ".join(failing))

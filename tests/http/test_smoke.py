@@ -17,6 +17,6 @@ def test_readyz_reports_every_dependency(client: httpx.Client) -> None:
     assert response.status_code == 200
     assert response.json()["checks"] == {
         "database": "ok",
-        "redis": "ok",
+        "redis": "not configured",
         "booking": "ok",
     }
