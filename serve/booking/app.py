@@ -39,7 +39,7 @@ from persistence import showtime_store as store
 from persistence.models import HoldStatus
 from serve.booking.schemas import HoldCreate, HoldRead, RowRead, SeatMapRead, SeatRead
 from serve.http.auth import Principal
-from serve.http.platform import Platform, create_app, shutdown_options
+from serve.http.platform import Platform, bind_deployment, create_app
 from serve.http.problems import problems
 
 logger = logging.getLogger(__name__)
@@ -255,9 +255,9 @@ class BookingDeployment:
 
 
 def booking_application(settings: Settings) -> Application:
-    return BookingDeployment.options(  # type: ignore[attr-defined]
+    return bind_deployment(
+        BookingDeployment,
+        settings,
         num_replicas=settings.booking_replicas,
-        ray_actor_options={"num_cpus": 0},
-        **shutdown_options(settings),
         max_ongoing_requests=MAX_ONGOING_REQUESTS,
-    ).bind(settings)
+    )

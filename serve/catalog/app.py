@@ -54,7 +54,7 @@ from serve.catalog.schemas import (
     ShowtimeStatus,
 )
 from serve.http.auth import Principal
-from serve.http.platform import Platform, create_app, shutdown_options
+from serve.http.platform import Platform, bind_deployment, create_app
 from serve.http.problems import problems
 
 logger = logging.getLogger(__name__)
@@ -450,9 +450,4 @@ class CatalogDeployment:
 
 
 def catalog_application(settings: Settings) -> Application:
-    return CatalogDeployment.options(  # type: ignore[attr-defined]
-        num_replicas=settings.replicas,
-        ray_actor_options={"num_cpus": 0},
-        **shutdown_options(settings),
-        max_ongoing_requests=256,
-    ).bind(settings)
+    return bind_deployment(CatalogDeployment, settings, num_replicas=settings.replicas)

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
+from ray.serve.deployment import Application
 from redis.asyncio import Redis
 from sqlalchemy.orm import Session
 
@@ -120,12 +121,27 @@ class Platform:
         self.database.dispose()
 
 
-def shutdown_options(settings: Settings) -> dict[str, float]:
-    """Deployment options bounding how long a stopping replica lingers."""
-    return {
-        "graceful_shutdown_timeout_s": settings.graceful_shutdown_s,
-        "graceful_shutdown_wait_loop_s": min(2.0, settings.graceful_shutdown_s),
-    }
+def bind_deployment(
+    deployment: Any,
+    settings: Settings,
+    *extra_args: object,
+    num_replicas: int,
+    max_ongoing_requests: int = 256,
+) -> Application:
+    """A deployment bound to its settings, with the options every app shares.
+
+    Replicas ask for no CPU: they mostly wait on actors and the database, and
+    a whole CPU each would not fit on a small machine. A stopping replica may
+    linger `graceful_shutdown_s`.
+    """
+    bound: Application = deployment.options(
+        num_replicas=num_replicas,
+        max_ongoing_requests=max_ongoing_requests,
+        ray_actor_options={"num_cpus": 0},
+        graceful_shutdown_timeout_s=settings.graceful_shutdown_s,
+        graceful_shutdown_wait_loop_s=min(2.0, settings.graceful_shutdown_s),
+    ).bind(settings, *extra_args)
+    return bound
 
 
 def client_address(request: Request) -> str:

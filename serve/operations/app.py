@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from config.settings import Settings
-from serve.http.platform import Platform, create_app, shutdown_options
+from serve.http.platform import Platform, bind_deployment, create_app
 from serve.http.problems import (
     PROBLEM_CONTENT_TYPE,
     PROBLEM_TYPE_PREFIX,
@@ -133,8 +133,6 @@ class OperationsDeployment:
 
 
 def operations_application(settings: Settings, booking_app_name: str) -> Application:
-    return OperationsDeployment.options(  # type: ignore[attr-defined]
-        num_replicas=1,
-        ray_actor_options={"num_cpus": 0},
-        **shutdown_options(settings),
-    ).bind(settings, booking_app_name)
+    return bind_deployment(
+        OperationsDeployment, settings, booking_app_name, num_replicas=1
+    )

@@ -36,9 +36,9 @@ from serve.http.auth import (
 )
 from serve.http.platform import (
     Platform,
+    bind_deployment,
     client_address,
     create_app,
-    shutdown_options,
 )
 from serve.http.problems import problems
 from serve.users.schemas import (
@@ -355,9 +355,4 @@ class UsersDeployment:
 
 
 def users_application(settings: Settings) -> Application:
-    return UsersDeployment.options(  # type: ignore[attr-defined]
-        num_replicas=settings.replicas,
-        ray_actor_options={"num_cpus": 0},
-        **shutdown_options(settings),
-        max_ongoing_requests=256,
-    ).bind(settings)
+    return bind_deployment(UsersDeployment, settings, num_replicas=settings.replicas)
