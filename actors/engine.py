@@ -37,6 +37,7 @@ from actors.messages import (
     BookingConfirmed,
     Command,
     Event,
+    HoldExtended,
     HoldPlaced,
     HoldPolicy,
     HoldReleased,
@@ -70,11 +71,14 @@ class EngineConfig:
     snapshot_interval_s: float = 60.0
     snapshot_every_events: int = 1000
     request_id_retention_s: float = 900.0
+    payment_window_s: float = 900.0
 
     @property
     def policy(self) -> HoldPolicy:
         return HoldPolicy(
-            hold_ttl_s=self.hold_ttl_s, max_seats_per_hold=self.max_seats_per_hold
+            hold_ttl_s=self.hold_ttl_s,
+            max_seats_per_hold=self.max_seats_per_hold,
+            payment_window_s=self.payment_window_s,
         )
 
 
@@ -608,6 +612,8 @@ def _project(event: Event, batch: store.JournalBatch) -> None:
                     expires_at=event.expires_at,
                 )
             )
+        case HoldExtended():
+            batch.holds_extended.append((event.hold_id, event.expires_at))
         case HoldReleased():
             batch.holds_closed.append(
                 store.HoldClosed(event.hold_id, HoldStatus.RELEASED, event.released_at)

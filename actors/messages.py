@@ -31,6 +31,9 @@ class ShowtimeDefinition:
 class HoldPolicy:
     hold_ttl_s: float
     max_seats_per_hold: int
+    # How long an order may keep its hold while the customer pays; a hold
+    # never lasts longer than hold_ttl_s + payment_window_s in all.
+    payment_window_s: float = 900.0
 
 
 # Commands ---------------------------------------------------------------------
@@ -96,6 +99,16 @@ class UnblockSeats:
 
 
 @dataclass(frozen=True, slots=True)
+class ExtendHold:
+    """Keep a hold alive while its order is paid for (bounded by the policy)."""
+
+    request_id: str
+    customer_id: str
+    hold_id: str
+    kind: Literal["extend_hold"] = "extend_hold"
+
+
+@dataclass(frozen=True, slots=True)
 class CancelShowtime:
     """Close sales for good and release every active hold (staff)."""
 
@@ -111,6 +124,7 @@ Command = (
     | BlockSeats
     | UnblockSeats
     | CancelShowtime
+    | ExtendHold
 )
 
 
@@ -133,6 +147,13 @@ class HoldPlaced:
     amount_cents: int
     replaced_hold_id: str | None = None
     kind: Literal["hold_placed"] = "hold_placed"
+
+
+@dataclass(frozen=True, slots=True)
+class HoldExtended:
+    hold_id: str
+    expires_at: datetime
+    kind: Literal["hold_extended"] = "hold_extended"
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +211,7 @@ class ShowtimeCancelled:
 
 Event = (
     HoldPlaced
+    | HoldExtended
     | HoldReleased
     | HoldsExpired
     | BookingConfirmed

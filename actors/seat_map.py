@@ -46,6 +46,8 @@ from actors.messages import (
     Command,
     ConfirmHold,
     Event,
+    ExtendHold,
+    HoldExtended,
     HoldPlaced,
     HoldPolicy,
     HoldReleased,
@@ -291,6 +293,8 @@ class SeatMap:
                 return self._decide_unblock(command)
             case CancelShowtime():
                 return self._decide_cancel_showtime(now)
+            case ExtendHold():
+                return self._decide_extend(command, now)
         raise TypeError(f"Not a showtime command: {command!r}")
 
     def _check_on_sale(self, now: datetime) -> None:
@@ -584,6 +588,29 @@ class SeatMap:
         seats = self.labels(seat_indexes)
         return SeatsUnblocked(seats=seats), SeatsResult(self.showtime_id, seats)
 
+    def _decide_extend(
+        self, command: ExtendHold, now: datetime
+    ) -> tuple[Event, Result]:
+        hold = self._active_hold_of(command.hold_id, command.customer_id)
+        self._check_on_sale(now)
+        policy = self.policy
+        longest = hold.created_at + timedelta(
+            seconds=policy.hold_ttl_s + policy.payment_window_s
+        )
+        wanted = now + timedelta(seconds=policy.payment_window_s)
+        expires_at = max(hold.expires_at, min(wanted, longest))
+        event = HoldExtended(hold_id=hold.hold_id, expires_at=expires_at)
+        result = HoldResult(
+            hold_id=hold.hold_id,
+            showtime_id=self.showtime_id,
+            customer_id=hold.customer_id,
+            seats=self.labels(hold.seat_indexes),
+            expires_at=expires_at,
+            amount_cents=hold.amount_cents,
+            currency=self.definition.currency,
+        )
+        return event, result
+
     def _decide_cancel_showtime(self, now: datetime) -> tuple[Event, Result]:
         if self.cancelled:
             raise SalesClosed(
@@ -615,6 +642,11 @@ class SeatMap:
                 self._holds[hold.hold_id] = hold
                 self._hold_by_customer[hold.customer_id] = hold.hold_id
                 self._set(seat_indexes, SeatStatus.HELD, hold.hold_id)
+            case HoldExtended():
+                hold = self._holds[event.hold_id]
+                self._holds[event.hold_id] = dataclasses.replace(
+                    hold, expires_at=event.expires_at
+                )
             case HoldReleased():
                 self._close_hold(event.hold_id, HoldClosure.RELEASED, event.released_at)
             case HoldsExpired():

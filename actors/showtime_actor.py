@@ -59,6 +59,7 @@ class ActorOptions:
                 snapshot_interval_s=settings.snapshot_interval_s,
                 snapshot_every_events=settings.snapshot_every_events,
                 request_id_retention_s=settings.request_id_retention_s,
+                payment_window_s=settings.payment_window_s,
             ),
             idle_s=settings.actor_idle_s,
             sweep_interval_s=settings.hold_sweep_interval_s,

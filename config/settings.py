@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     snapshot_every_events: int = Field(default=1000, ge=1)
     request_id_retention_s: float = Field(default=900.0, gt=0)
     hold_sweep_interval_s: float = Field(default=1.0, gt=0)
+    # An order keeps its hold this long while the customer pays.
+    payment_window_s: float = Field(default=900.0, gt=0)
     database_pool_size: int = Field(default=2, ge=1)
 
     ray_address: str | None = None

@@ -313,3 +313,100 @@ class TicketRecord(Base):
         ),
         Index("ix_tickets_booking", "booking_id"),
     )
+
+
+class OrderStatus(enum.StrEnum):
+    AWAITING_PAYMENT = "awaiting_payment"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+
+
+class OrderRecord(Base):
+    """A customer's purchase of one hold, and where its payment stands."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    showtime_id: Mapped[str] = mapped_column(ForeignKey("showtimes.id"))
+    hold_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus))
+    provider: Mapped[str] = mapped_column(String(32))
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    client_secret: Mapped[str | None] = mapped_column(String(255))
+    booking_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_orders_customer", "customer_id"),
+        # At most one order per hold is still live; a failed one may be retried.
+        Index(
+            "uq_orders_live_hold",
+            "hold_id",
+            unique=True,
+            sqlite_where=text("status IN ('awaiting_payment', 'confirmed')"),
+            postgresql_where=text("status IN ('awaiting_payment', 'confirmed')"),
+        ),
+    )
+
+
+class IdempotencyRecord(Base):
+    """The first response to a request sent with an `Idempotency-Key`."""
+
+    __tablename__ = "idempotency_records"
+
+    owner_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class LocalPaymentIntentRecord(Base):
+    """PaymentIntents of the built-in local provider, shaped like Stripe's."""
+
+    __tablename__ = "local_payment_intents"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(32))
+    client_secret: Mapped[str] = mapped_column(String(255))
+    order_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    last_error_code: Mapped[str | None] = mapped_column(String(64))
+    amount_refunded: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PaymentEventRecord(Base):
+    """Payment events already handled, by the provider's event id."""
+
+    __tablename__ = "payment_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime]
+
+
+class OutboxEventRecord(Base):
+    """Events for notifications, loyalty and analytics, written in the same
+    transaction as the change they describe (a transactional outbox)."""
+
+    __tablename__ = "outbox_events"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "created_at"),)

@@ -124,13 +124,14 @@ class JournalBatch:
 
     entries: list[JournalEntry]
     holds_opened: list[HoldOpened]
+    holds_extended: list[tuple[str, datetime]]
     holds_closed: list[HoldClosed]
     bookings_opened: list[BookingOpened]
     bookings_closed: list[BookingClosed]
 
     @classmethod
     def empty(cls) -> JournalBatch:
-        return cls([], [], [], [], [])
+        return cls([], [], [], [], [], [])
 
 
 def create_auditorium(
@@ -339,6 +340,12 @@ def append_journal(
                 }
                 for hold in batch.holds_opened
             ],
+        )
+    for hold_id, expires_at in batch.holds_extended:
+        session.execute(
+            update(HoldRecord)
+            .where(HoldRecord.id == hold_id)
+            .values(expires_at=expires_at)
         )
     for closed in batch.holds_closed:
         session.execute(

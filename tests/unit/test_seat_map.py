@@ -13,6 +13,7 @@ from actors.messages import (
     CancelBooking,
     CancelShowtime,
     ConfirmHold,
+    ExtendHold,
     HoldResult,
     HoldSeats,
     ReleaseHold,
@@ -399,3 +400,22 @@ def test_cancelling_the_showtime_releases_holds_and_closes_sales_for_good() -> N
         seats.definition, seats.policy, seats.to_snapshot()
     )
     assert restored.cancelled
+
+
+def test_an_order_extends_its_hold_but_never_past_the_payment_window() -> None:
+    seats = seat_map(hold_ttl_s=60)
+    held = hold(seats, "alice", "A1")
+
+    first = seats.handle(ExtendHold("e1", "alice", held.hold_id), NOW).outcome
+    later = seats.handle(
+        ExtendHold("e2", "alice", held.hold_id), NOW + timedelta(minutes=14)
+    ).outcome
+
+    assert isinstance(first, HoldResult)
+    assert isinstance(later, HoldResult)
+    assert first.expires_at == NOW + timedelta(seconds=900)
+    # Created at NOW with a 60 s TTL: at most NOW + 60 s + 900 s, however often.
+    assert later.expires_at == NOW + timedelta(seconds=960)
+    assert isinstance(
+        rejection(seats, ExtendHold("e3", "mallory", held.hold_id)), errors.HoldNotFound
+    )
