@@ -20,7 +20,9 @@
     │   ├── HoldAlreadyConfirmed       hold_already_confirmed
     │   ├── BookingAlreadyCancelled    booking_already_cancelled
     │   ├── SalesClosed                sales_closed
-    │   └── EmailTaken                 email_taken
+    │   ├── EmailTaken                 email_taken
+    │   ├── IdempotencyConflict        idempotency_conflict
+    │   └── HoldAlreadyOrdered         hold_already_ordered
     ├── NotFound
     │   ├── ShowtimeNotFound           showtime_not_found
     │   ├── HoldNotFound               hold_not_found
@@ -29,6 +31,8 @@
     │   ├── CinemaNotFound             cinema_not_found
     │   ├── AuditoriumNotFound         auditorium_not_found
     │   ├── ApiKeyNotFound             api_key_not_found
+    │   ├── OrderNotFound              order_not_found
+    │   ├── PaymentIntentNotFound      payment_intent_not_found
     │   └── RouteNotFound              route_not_found
     ├── NotAuthenticated               not_authenticated (who is asking is unknown)
     │   └── InvalidCredentials         invalid_credentials
@@ -214,6 +218,16 @@ class EmailTaken(Conflict):
     title = "Email already registered"
 
 
+class IdempotencyConflict(Conflict):
+    code = "idempotency_conflict"
+    title = "Idempotency-Key reused for a different request"
+
+
+class HoldAlreadyOrdered(Conflict):
+    code = "hold_already_ordered"
+    title = "The hold already has an order"
+
+
 class NotFound(MarqueeError):
     code = "not_found"
     title = "Not found"
@@ -252,6 +266,16 @@ class AuditoriumNotFound(NotFound):
 class ApiKeyNotFound(NotFound):
     code = "api_key_not_found"
     title = "API key not found"
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+    title = "Order not found"
+
+
+class PaymentIntentNotFound(NotFound):
+    code = "payment_intent_not_found"
+    title = "Payment intent not found"
 
 
 class RouteNotFound(NotFound):

@@ -28,6 +28,7 @@ class Ingress(enum.StrEnum):
 
 # Signing keys that may never be used outside development.
 DEVELOPMENT_JWT_KEY = "dev:development-only-signing-key-change-me-0123456789"
+DEVELOPMENT_TICKET_KEY = "development-only-ticket-key-change-me-0123456789"
 
 
 class Settings(BaseSettings):
@@ -83,6 +84,11 @@ class Settings(BaseSettings):
     access_token_ttl_s: int = Field(default=900, ge=30)
     refresh_token_ttl_s: int = Field(default=14 * 24 * 3600, ge=60)
     api_key_rotation_grace_s: int = Field(default=24 * 3600, ge=0)
+    # Signs ticket codes, so that a code cannot be forged or guessed.
+    ticket_signing_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_TICKET_KEY), min_length=32
+    )
+    idempotency_key_ttl_s: int = Field(default=24 * 3600, ge=3600)
     admin_email: str | None = None
     admin_password: SecretStr | None = None
 
@@ -127,6 +133,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "MARQUEE_JWT_KEYS still holds the development key; set real "
                     "keys before running in production"
+                )
+            if self.ticket_signing_key.get_secret_value() == DEVELOPMENT_TICKET_KEY:
+                raise ValueError(
+                    "MARQUEE_TICKET_SIGNING_KEY is the development key; set a "
+                    "real one before running in production"
                 )
         return self
 

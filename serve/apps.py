@@ -22,6 +22,8 @@ from serve.catalog import app as catalog_app
 from serve.catalog.app import catalog_application
 from serve.operations import app as operations_app
 from serve.operations.app import operations_application
+from serve.payments import app as payments_app
+from serve.payments.app import payments_application
 from serve.users import app as users_app
 from serve.users.app import users_application
 
@@ -37,6 +39,7 @@ APPLICATIONS = (
     ServeApplication("users", users_app.ROUTE_PREFIX, users_application),
     ServeApplication("catalog", catalog_app.ROUTE_PREFIX, catalog_application),
     ServeApplication("booking", booking_app.ROUTE_PREFIX, booking_application),
+    ServeApplication("payments", payments_app.ROUTE_PREFIX, payments_application),
     ServeApplication(
         "operations",
         operations_app.ROUTE_PREFIX,
@@ -77,6 +80,10 @@ def catalog(args: dict[str, Any]) -> Application:
 
 def booking(args: dict[str, Any]) -> Application:
     return booking_application(_settings(args))
+
+
+def payments(args: dict[str, Any]) -> Application:
+    return payments_application(_settings(args))
 
 
 def operations(args: dict[str, Any]) -> Application:

@@ -12,22 +12,28 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Response, status
+from fastapi.responses import JSONResponse
 from ray import serve
 from ray.serve.deployment import Application
+from sqlalchemy.orm import Session
 
 from actors.directory import ShowtimeDirectory
 from actors.engine import Outcome
 from actors.errors import (
+    BookingNotFound,
+    HoldAlreadyOrdered,
     HoldNotFound,
     MarqueeError,
+    OrderNotFound,
     ShowtimeUnavailable,
     ValidationFailed,
 )
 from actors.messages import (
     Command,
+    ExtendHold,
     HoldResult,
     HoldSeats,
     ReleaseHold,
@@ -35,12 +41,26 @@ from actors.messages import (
 )
 from actors.showtime_actor import ActorOptions
 from config.settings import Settings
+from persistence import orders_store
 from persistence import showtime_store as store
-from persistence.models import HoldStatus
-from serve.booking.schemas import HoldCreate, HoldRead, RowRead, SeatMapRead, SeatRead
+from persistence.models import HoldStatus, OrderRecord, OrderStatus
+from serve.booking.schemas import (
+    BookingRead,
+    HoldCreate,
+    HoldRead,
+    OrderCreate,
+    OrderRead,
+    PaymentRead,
+    RowRead,
+    SeatMapRead,
+    SeatRead,
+    TicketRead,
+)
 from serve.http.auth import Principal
+from serve.http.idempotency import run_once
 from serve.http.platform import Platform, bind_deployment, create_app
 from serve.http.problems import problems
+from serve.payments.providers import LocalProvider, PaymentProvider
 
 logger = logging.getLogger(__name__)
 
@@ -194,6 +214,176 @@ def install_routes(
         if isinstance(outcome, MarqueeError):
             raise outcome
         return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    install_order_routes(app, platform, submit, LocalProvider(platform))
+
+
+def order_read(order: OrderRecord) -> OrderRead:
+    return OrderRead(
+        order_id=order.id,
+        hold_id=order.hold_id,
+        showtime_id=order.showtime_id,
+        status=order.status.value,
+        amount_cents=order.amount_cents,
+        currency=order.currency,
+        booking_id=order.booking_id,
+        failure_code=order.failure_code,
+        payment=PaymentRead(
+            provider=order.provider,
+            payment_intent_id=order.payment_intent_id,
+            client_secret=order.client_secret,
+        ),
+    )
+
+
+def install_order_routes(
+    app: FastAPI, platform: Platform, submit: Submit, provider: PaymentProvider
+) -> None:
+    """Orders and the bookings they become (checkout)."""
+    Caller = Annotated[Principal, Depends(platform.authenticate)]
+
+    async def create_order(caller: Principal, body: OrderCreate) -> OrderRead:
+        now = datetime.now(UTC)
+        hold = await platform.transaction(
+            lambda session: store.hold_view(session, body.hold_id)
+        )
+        if hold is None or hold.customer_id != caller.subject_id:
+            raise HoldNotFound("No such hold", hold_id=body.hold_id)
+        existing = await platform.transaction(
+            lambda session: orders_store.live_order_for_hold(session, body.hold_id)
+        )
+        if existing is not None:
+            raise HoldAlreadyOrdered(
+                "The hold already has an order",
+                hold_id=body.hold_id,
+                order_id=existing.id,
+            )
+        order_id = uuid.uuid4().hex
+
+        # Pin the hold first, so that it cannot expire while the customer pays;
+        # the actor's answer is also the authoritative price.
+        extended = await submit(
+            hold.showtime_id,
+            ExtendHold(f"extend:{order_id}", caller.subject_id, body.hold_id),
+        )
+        if isinstance(extended, MarqueeError):
+            raise extended
+        if not isinstance(extended, HoldResult):  # pragma: no cover - actor bug
+            raise TypeError(f"extend answered with {extended!r}")
+        order = OrderRecord(
+            id=order_id,
+            customer_id=caller.subject_id,
+            showtime_id=hold.showtime_id,
+            hold_id=hold.hold_id,
+            amount_cents=extended.amount_cents,
+            currency=extended.currency,
+            status=OrderStatus.AWAITING_PAYMENT,
+            provider=provider.name,
+            payment_intent_id=None,
+            client_secret=None,
+            booking_id=None,
+            failure_code=None,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            await platform.transaction(
+                lambda session: orders_store.add_order(session, order)
+            )
+        except orders_store.AlreadyExists as exc:
+            raise HoldAlreadyOrdered(
+                "The hold already has an order", hold_id=body.hold_id
+            ) from exc
+
+        # TODO: a crash between the order row and the intent leaves an order
+        # with no intent; the recovery sweep of the checkout issue finishes it.
+        intent = await provider.create_intent(
+            order_id=order_id, amount=order.amount_cents, currency=order.currency
+        )
+
+        def attach(session: Session) -> OrderRecord | None:
+            current = orders_store.order(session, order_id)
+            if current is not None:
+                current.payment_intent_id = intent.intent_id
+                current.client_secret = intent.client_secret
+            return current
+
+        attached = await platform.transaction(attach)
+        if attached is None:  # pragma: no cover - just added
+            raise OrderNotFound("No such order", order_id=order_id)
+        logger.info("order %s awaits payment", order_id)
+        return order_read(attached)
+
+    @app.post(
+        "/orders",
+        status_code=status.HTTP_201_CREATED,
+        response_model=OrderRead,
+        responses=problems(401, 404, 409, 503),
+        summary="Turn a hold into an order awaiting payment (needs Idempotency-Key)",
+    )
+    async def post_order(
+        body: OrderCreate,
+        caller: Caller,
+        idempotency_key: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        async def produce() -> tuple[int, dict[str, Any]]:
+            created = await create_order(caller, body)
+            return status.HTTP_201_CREATED, created.model_dump(mode="json")
+
+        code, response = await run_once(
+            platform,
+            owner_id=caller.subject_id,
+            key=idempotency_key,
+            body=body.model_dump(mode="json"),
+            produce=produce,
+        )
+        return JSONResponse(response, status_code=code)
+
+    @app.get("/orders/{order_id}", responses=problems(401, 404), summary="One order")
+    async def get_order(order_id: str, caller: Caller) -> OrderRead:
+        order = await platform.transaction(
+            lambda session: orders_store.order(session, order_id)
+        )
+        if order is None or (
+            order.customer_id != caller.subject_id and not caller.is_staff
+        ):
+            raise OrderNotFound("No such order", order_id=order_id)
+        return order_read(order)
+
+    def booking_read(booking: orders_store.BookingView) -> BookingRead:
+        return BookingRead(
+            booking_id=booking.booking_id,
+            showtime_id=booking.showtime_id,
+            seats=list(booking.seats),
+            status=booking.status,
+            amount_cents=booking.amount_cents,
+            tickets=[
+                TicketRead(seat=seat, code=platform.tickets.code_for(ticket_id))
+                for ticket_id, seat in booking.tickets
+            ],
+        )
+
+    @app.get("/bookings", responses=problems(401), summary="The caller's bookings")
+    async def my_bookings(caller: Caller) -> list[BookingRead]:
+        bookings = await platform.transaction(
+            lambda session: orders_store.bookings_of(session, caller.subject_id)
+        )
+        return [booking_read(booking) for booking in bookings]
+
+    @app.get(
+        "/bookings/{booking_id}",
+        responses=problems(401, 404),
+        summary="One booking with its tickets",
+    )
+    async def get_booking(booking_id: str, caller: Caller) -> BookingRead:
+        booking = await platform.transaction(
+            lambda session: orders_store.booking_view(session, booking_id)
+        )
+        if booking is None or (
+            booking.customer_id != caller.subject_id and not caller.is_staff
+        ):
+            raise BookingNotFound("No such booking", booking_id=booking_id)
+        return booking_read(booking)
 
 
 @serve.deployment(name="booking")

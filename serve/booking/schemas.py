@@ -50,3 +50,39 @@ class HoldRead(BaseModel):
     expires_at: datetime
     amount_cents: int
     currency: str
+
+
+class OrderCreate(Strict):
+    hold_id: str = Field(min_length=1, max_length=64)
+
+
+class PaymentRead(BaseModel):
+    provider: str
+    payment_intent_id: str | None
+    client_secret: str | None
+
+
+class OrderRead(BaseModel):
+    order_id: str
+    hold_id: str
+    showtime_id: str
+    status: str
+    amount_cents: int
+    currency: str
+    booking_id: str | None = None
+    failure_code: str | None = None
+    payment: PaymentRead
+
+
+class TicketRead(BaseModel):
+    seat: str
+    code: str
+
+
+class BookingRead(BaseModel):
+    booking_id: str
+    showtime_id: str
+    seats: list[str]
+    status: str
+    amount_cents: int
+    tickets: list[TicketRead]

@@ -28,6 +28,7 @@ from persistence.database import Database
 from serve.http.auth import (
     Principal,
     PrincipalKind,
+    TicketSigner,
     TokenService,
     authenticator,
     hash_api_key,
@@ -72,6 +73,7 @@ class Platform:
             access_ttl_s=settings.access_token_ttl_s,
             refresh_ttl_s=settings.refresh_token_ttl_s,
         )
+        self.tickets = TicketSigner(settings.ticket_signing_key.get_secret_value())
         self.limiter = RateLimiter(self.redis)
         self.cache = ReadCache(self.redis, ttl_s=settings.catalog_cache_ttl_s)
         self.authenticate = authenticator(

@@ -4,7 +4,12 @@ import httpx
 
 
 def test_every_application_answers_its_health_check(client: httpx.Client) -> None:
-    for prefix in ("/api/v1/users", "/api/v1/catalog", "/api/v1/booking"):
+    for prefix in (
+        "/api/v1/users",
+        "/api/v1/catalog",
+        "/api/v1/booking",
+        "/api/v1/payments",
+    ):
         response = client.get(f"{prefix}/healthz")
 
         assert response.status_code == 200, prefix

@@ -1,0 +1,1 @@
+"""Payments: providers, the one confirmation flow, and the payments application."""

@@ -1,0 +1,116 @@
+"""The payments application at `/api/v1/payments`.
+
+With no Stripe key configured, the local provider is active and
+`POST /intents/{id}/confirm` plays the customer's browser confirming with
+Stripe; its outcome reaches the order through the same event path a Stripe
+webhook takes.
+"""
+
+import logging
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, FastAPI
+from pydantic import BaseModel, Field
+from ray import serve
+from ray.serve.deployment import Application
+
+from actors.directory import ShowtimeDirectory
+from actors.errors import PaymentIntentNotFound
+from actors.showtime_actor import ActorOptions
+from config.settings import Settings
+from persistence import orders_store
+from serve.http.auth import Principal
+from serve.http.platform import Platform, bind_deployment, create_app
+from serve.http.problems import problems
+from serve.payments.flow import PAYMENT_FAILED, PAYMENT_SUCCEEDED, CheckoutFlow
+from serve.payments.providers import IntentStatus, LocalProvider
+from serve.users.schemas import Strict
+
+logger = logging.getLogger(__name__)
+
+ROUTE_PREFIX = "/api/v1/payments"
+
+
+class IntentConfirm(Strict):
+    payment_method: str = Field(min_length=1, max_length=100, examples=["pm_card_visa"])
+
+
+class PaymentError(BaseModel):
+    code: str
+
+
+class IntentRead(BaseModel):
+    id: str
+    object: str = "payment_intent"
+    status: str
+    amount: int
+    currency: str
+    last_payment_error: PaymentError | None
+
+
+def install_routes(
+    app: FastAPI, platform: Platform, provider: LocalProvider, flow: CheckoutFlow
+) -> None:
+    Caller = Annotated[Principal, Depends(platform.authenticate)]
+
+    @app.post(
+        "/intents/{payment_intent_id}/confirm",
+        responses=problems(401, 404, 503),
+        summary="Confirm a local PaymentIntent with a Stripe test card",
+    )
+    async def confirm_intent(
+        payment_intent_id: str, body: IntentConfirm, caller: Caller
+    ) -> IntentRead:
+        order = await platform.transaction(
+            lambda session: orders_store.order_for_intent(session, payment_intent_id)
+        )
+        # Only the customer who owns the order confirms its payment.
+        if order is None or order.customer_id != caller.subject_id:
+            raise PaymentIntentNotFound(
+                "No such payment intent", payment_intent_id=payment_intent_id
+            )
+        intent = await provider.confirm(payment_intent_id, body.payment_method)
+        kind = (
+            PAYMENT_SUCCEEDED if intent.status is IntentStatus.SUCCEEDED
+            else PAYMENT_FAILED
+        )  # fmt: skip
+        await flow.handle_event(f"evt_local_{uuid.uuid4().hex}", kind, intent.intent_id)
+        return IntentRead(
+            id=intent.intent_id,
+            status=intent.status.value,
+            amount=intent.amount,
+            currency=intent.currency,
+            last_payment_error=(
+                PaymentError(code=intent.last_error_code)
+                if intent.last_error_code
+                and intent.status is not IntentStatus.SUCCEEDED
+                else None
+            ),
+        )
+
+
+@serve.deployment(name="payments")
+@serve.ingress()
+class PaymentsDeployment:
+    def __init__(self, settings: Settings) -> None:
+        self._platform = Platform(settings)
+        directory = ShowtimeDirectory(
+            ActorOptions.from_settings(settings), namespace=settings.ray_namespace
+        )
+        self._provider = LocalProvider(self._platform)
+        self._flow = CheckoutFlow(self._platform, directory, self._provider)
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        app = create_app(
+            self._platform,
+            route_prefix=ROUTE_PREFIX,
+            title="Marquee payments",
+            description="Payment confirmation and provider events.",
+        )
+        install_routes(app, self._platform, self._provider, self._flow)
+        return app
+
+
+def payments_application(settings: Settings) -> Application:
+    return bind_deployment(PaymentsDeployment, settings, num_replicas=settings.replicas)

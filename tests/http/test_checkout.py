@@ -1,0 +1,249 @@
+"""Orders paid with the local provider, through to bookings and tickets."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from config.settings import Settings
+from persistence.database import Database
+from persistence.models import LocalPaymentIntentRecord, OutboxEventRecord
+from tests.http.catalog import add_showtime
+from tests.http.conftest import Account
+
+
+@pytest.fixture
+def showtime(client: httpx.Client, admin: Account) -> dict[str, Any]:
+    return add_showtime(client, admin)
+
+
+def hold_seats(
+    client: httpx.Client, customer: Account, showtime_id: str, seats: list[str]
+) -> dict[str, Any]:
+    response = client.post(
+        f"/api/v1/booking/showtimes/{showtime_id}/holds",
+        json={"seats": seats},
+        headers=customer.headers,
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def order(
+    client: httpx.Client, customer: Account, hold_id: str, key: str | None = None
+) -> httpx.Response:
+    headers = dict(customer.headers)
+    headers["Idempotency-Key"] = key or uuid.uuid4().hex
+    return client.post(
+        "/api/v1/booking/orders", json={"hold_id": hold_id}, headers=headers
+    )
+
+
+def pay(
+    client: httpx.Client, customer: Account, intent_id: str, method: str
+) -> httpx.Response:
+    return client.post(
+        f"/api/v1/payments/intents/{intent_id}/confirm",
+        json={"payment_method": method},
+        headers=customer.headers,
+    )
+
+
+def outbox(http_settings: Settings, order_id: str) -> list[str]:
+    database = Database(http_settings.database_url, pool_size=1)
+    try:
+        with database.sessions.begin() as session:
+            events = session.scalars(select(OutboxEventRecord))
+            return sorted(
+                e.kind for e in events if e.payload.get("order_id") == order_id
+            )
+    finally:
+        database.dispose()
+
+
+def test_a_paid_order_becomes_a_booking_with_a_ticket_per_seat(
+    client: httpx.Client,
+    showtime: dict[str, Any],
+    new_account: Callable[..., Account],
+    http_settings: Settings,
+) -> None:
+    customer = new_account()
+    held = hold_seats(client, customer, showtime["id"], ["B1", "D1"])
+
+    created = order(client, customer, held["hold_id"])
+    body = created.json()
+    paid = pay(client, customer, body["payment"]["payment_intent_id"], "pm_card_visa")
+    after = client.get(
+        f"/api/v1/booking/orders/{body['order_id']}", headers=customer.headers
+    ).json()
+    booking = client.get(
+        f"/api/v1/booking/bookings/{after['booking_id']}", headers=customer.headers
+    ).json()
+    seats = client.get(f"/api/v1/booking/showtimes/{showtime['id']}/seats").json()
+
+    assert created.status_code == 201
+    assert body["status"] == "awaiting_payment"
+    assert body["amount_cents"] == 1200 + 1800
+    assert body["payment"]["provider"] == "local"
+    assert body["payment"]["client_secret"]
+    assert paid.json()["status"] == "succeeded"
+    assert after["status"] == "confirmed"
+    assert booking["seats"] == ["B1", "D1"]
+    assert booking["status"] == "confirmed"
+    assert sorted(t["seat"] for t in booking["tickets"]) == ["B1", "D1"]
+    assert len({t["code"] for t in booking["tickets"]}) == 2
+    assert seats["rows"][1]["seats"][0]["status"] == "sold"
+    assert outbox(http_settings, body["order_id"]) == [
+        "booking_confirmed",
+        "payment_received",
+    ]
+    mine = client.get("/api/v1/booking/bookings", headers=customer.headers).json()
+    assert [b["booking_id"] for b in mine] == [after["booking_id"]]
+
+
+def test_a_declined_card_fails_the_order_and_the_customer_can_try_again(
+    client: httpx.Client, showtime: dict[str, Any], new_account: Callable[..., Account]
+) -> None:
+    customer = new_account()
+    held = hold_seats(client, customer, showtime["id"], ["C1"])
+    first = order(client, customer, held["hold_id"]).json()
+
+    declined = pay(
+        client,
+        customer,
+        first["payment"]["payment_intent_id"],
+        "pm_card_chargeDeclined",
+    )
+    failed = client.get(
+        f"/api/v1/booking/orders/{first['order_id']}", headers=customer.headers
+    ).json()
+    second = order(client, customer, held["hold_id"]).json()
+    pay(client, customer, second["payment"]["payment_intent_id"], "pm_card_visa")
+    confirmed = client.get(
+        f"/api/v1/booking/orders/{second['order_id']}", headers=customer.headers
+    ).json()
+
+    assert declined.json()["last_payment_error"] == {"code": "card_declined"}
+    assert failed["status"] == "failed"
+    assert failed["failure_code"] == "card_declined"
+    assert confirmed["status"] == "confirmed"
+
+
+def test_the_same_order_request_at_once_makes_one_order(
+    base_url: str, showtime: dict[str, Any], new_account: Callable[..., Account]
+) -> None:
+    customer = new_account()
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        held = hold_seats(client, customer, showtime["id"], ["A3"])
+
+    def send(_: int) -> httpx.Response:
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            return order(client, customer, held["hold_id"], key="same-key")
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        at_once = list(pool.map(send, range(3)))
+    retried = send(0)
+
+    answers = [response.json() for response in [*at_once, retried]]
+    assert {response.status_code for response in [*at_once, retried]} == {201}
+    assert len({answer["order_id"] for answer in answers}) == 1
+    assert len({answer["payment"]["payment_intent_id"] for answer in answers}) == 1
+
+
+def test_one_key_for_two_different_orders_is_a_conflict(
+    client: httpx.Client, showtime: dict[str, Any], new_account: Callable[..., Account]
+) -> None:
+    customer = new_account()
+    first = hold_seats(client, customer, showtime["id"], ["A5"])
+    order(client, customer, first["hold_id"], key="reused")
+
+    other = order(client, customer, "another-hold-id", key="reused")
+    missing = client.post(
+        "/api/v1/booking/orders",
+        json={"hold_id": first["hold_id"]},
+        headers=customer.headers,
+    )
+
+    assert other.status_code == 409
+    assert other.json()["code"] == "idempotency_conflict"
+    assert missing.status_code == 422
+
+
+def test_a_hold_gets_one_live_order(
+    client: httpx.Client, showtime: dict[str, Any], new_account: Callable[..., Account]
+) -> None:
+    customer = new_account()
+    held = hold_seats(client, customer, showtime["id"], ["A6"])
+    first = order(client, customer, held["hold_id"]).json()
+
+    second = order(client, customer, held["hold_id"])
+
+    assert second.status_code == 409
+    assert second.json()["code"] == "hold_already_ordered"
+    assert second.json()["order_id"] == first["order_id"]
+
+
+def test_a_payment_for_a_hold_that_is_gone_is_refunded(
+    client: httpx.Client,
+    admin: Account,
+    showtime: dict[str, Any],
+    new_account: Callable[..., Account],
+    http_settings: Settings,
+) -> None:
+    customer = new_account()
+    held = hold_seats(client, customer, showtime["id"], ["A7"])
+    created = order(client, customer, held["hold_id"]).json()
+    client.post(
+        f"/api/v1/catalog/showtimes/{showtime['id']}/cancel", headers=admin.headers
+    )
+
+    pay(client, customer, created["payment"]["payment_intent_id"], "pm_card_visa")
+    after = client.get(
+        f"/api/v1/booking/orders/{created['order_id']}", headers=customer.headers
+    ).json()
+
+    assert after["status"] == "refunded"
+    assert after["booking_id"] is None
+    assert outbox(http_settings, created["order_id"]) == ["refund_issued"]
+    database = Database(http_settings.database_url, pool_size=1)
+    with database.sessions.begin() as session:
+        intent = session.get(
+            LocalPaymentIntentRecord, created["payment"]["payment_intent_id"]
+        )
+        assert intent is not None
+        assert intent.amount_refunded == intent.amount
+    database.dispose()
+
+
+def test_other_customers_orders_bookings_and_payments_are_not_found(
+    client: httpx.Client, showtime: dict[str, Any], new_account: Callable[..., Account]
+) -> None:
+    owner, mallory = new_account(), new_account()
+    held = hold_seats(client, owner, showtime["id"], ["A8"])
+    created = order(client, owner, held["hold_id"]).json()
+    intent_id = created["payment"]["payment_intent_id"]
+
+    stolen_order = order(client, mallory, held["hold_id"])
+    stolen_pay = pay(client, mallory, intent_id, "pm_card_visa")
+    pay(client, owner, intent_id, "pm_card_visa")
+    booking_id = client.get(
+        f"/api/v1/booking/orders/{created['order_id']}", headers=owner.headers
+    ).json()["booking_id"]
+
+    assert stolen_order.status_code == 404
+    assert stolen_pay.status_code == 404
+    for path in (
+        f"/api/v1/booking/orders/{created['order_id']}",
+        f"/api/v1/booking/bookings/{booking_id}",
+        "/api/v1/booking/orders/made-up",
+        "/api/v1/booking/bookings/made-up",
+    ):
+        assert client.get(path, headers=mallory.headers).status_code == 404, path
+    assert client.get("/api/v1/booking/bookings", headers=mallory.headers).json() == []
