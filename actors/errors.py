@@ -22,7 +22,11 @@
     │   ├── SalesClosed                sales_closed
     │   ├── EmailTaken                 email_taken
     │   ├── IdempotencyConflict        idempotency_conflict
-    │   └── HoldAlreadyOrdered         hold_already_ordered
+    │   ├── HoldAlreadyOrdered         hold_already_ordered
+    │   ├── AlreadyAdmitted            already_admitted
+    │   ├── TicketCancelled            ticket_cancelled
+    │   ├── WrongShowtime              wrong_showtime
+    │   └── CancellationClosed         cancellation_closed
     ├── NotFound
     │   ├── ShowtimeNotFound           showtime_not_found
     │   ├── HoldNotFound               hold_not_found
@@ -159,6 +163,11 @@ class MethodNotAllowed(InvalidRequest):
     title = "Method not allowed"
 
 
+class TicketForged(InvalidRequest):
+    code = "ticket_forged"
+    title = "Not a genuine ticket code"
+
+
 class Conflict(MarqueeError):
     code = "conflict"
     title = "Conflict"
@@ -226,6 +235,26 @@ class IdempotencyConflict(Conflict):
 class HoldAlreadyOrdered(Conflict):
     code = "hold_already_ordered"
     title = "The hold already has an order"
+
+
+class AlreadyAdmitted(Conflict):
+    code = "already_admitted"
+    title = "Ticket already admitted"
+
+
+class TicketCancelled(Conflict):
+    code = "ticket_cancelled"
+    title = "Ticket cancelled"
+
+
+class WrongShowtime(Conflict):
+    code = "wrong_showtime"
+    title = "Ticket is for another showtime"
+
+
+class CancellationClosed(Conflict):
+    code = "cancellation_closed"
+    title = "Too late to cancel"
 
 
 class NotFound(MarqueeError):

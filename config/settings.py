@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     hold_sweep_interval_s: float = Field(default=1.0, gt=0)
     # An order keeps its hold this long while the customer pays.
     payment_window_s: float = Field(default=900.0, gt=0)
+    # Customers may cancel a booking until this long before the showtime.
+    cancellation_cutoff_s: float = Field(default=2 * 3600.0, ge=0)
     database_pool_size: int = Field(default=2, ge=1)
 
     ray_address: str | None = None

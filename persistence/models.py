@@ -301,6 +301,7 @@ class TicketRecord(Base):
     seat_label: Mapped[str] = mapped_column(String(16))
     issued_at: Mapped[datetime]
     voided_at: Mapped[datetime | None]
+    admitted_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index(

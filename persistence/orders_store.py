@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -208,3 +208,48 @@ def bookings_of(session: Session, customer_id: str) -> list[BookingView]:
         .order_by(BookingRecord.confirmed_at)
     )
     return [_booking_view(session, booking) for booking in bookings]
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    ticket_id: str
+    showtime_id: str
+    seat: str
+    admitted_at: datetime | None
+    voided: bool
+    first_time: bool
+
+
+def admit(session: Session, ticket_id: str, now: datetime) -> Admission | None:
+    """Admit a live ticket once. None for an unknown ticket.
+
+    A conditional update, so two scanners at two doors cannot both admit it.
+    """
+    ticket = session.get(TicketRecord, ticket_id)
+    if ticket is None:
+        return None
+    admitted = session.execute(
+        update(TicketRecord)
+        .where(
+            TicketRecord.id == ticket_id,
+            TicketRecord.admitted_at.is_(None),
+            TicketRecord.voided_at.is_(None),
+        )
+        .values(admitted_at=now)
+    )
+    first_time = bool(admitted.rowcount == 1)  # type: ignore[attr-defined]
+    session.refresh(ticket)
+    return Admission(
+        ticket_id=ticket.id,
+        showtime_id=ticket.showtime_id,
+        seat=ticket.seat_label,
+        admitted_at=ticket.admitted_at,
+        voided=ticket.voided_at is not None,
+        first_time=first_time,
+    )
+
+
+def order_for_booking(session: Session, booking_id: str) -> OrderRecord | None:
+    return session.scalar(
+        select(OrderRecord).where(OrderRecord.booking_id == booking_id)
+    )

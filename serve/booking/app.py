@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Response, status
@@ -23,15 +23,22 @@ from sqlalchemy.orm import Session
 from actors.directory import ShowtimeDirectory
 from actors.engine import Outcome
 from actors.errors import (
+    AlreadyAdmitted,
+    BookingAlreadyCancelled,
     BookingNotFound,
+    CancellationClosed,
     HoldAlreadyOrdered,
     HoldNotFound,
     MarqueeError,
     OrderNotFound,
     ShowtimeUnavailable,
+    TicketCancelled,
+    TicketForged,
     ValidationFailed,
+    WrongShowtime,
 )
 from actors.messages import (
+    CancelBooking,
     Command,
     ExtendHold,
     HoldResult,
@@ -41,25 +48,30 @@ from actors.messages import (
 )
 from actors.showtime_actor import ActorOptions
 from config.settings import Settings
-from persistence import orders_store
+from persistence import catalog_store, orders_store
 from persistence import showtime_store as store
 from persistence.models import HoldStatus, OrderRecord, OrderStatus
 from serve.booking.schemas import (
     BookingRead,
+    CancellationRead,
+    CheckInCreate,
+    CheckInRead,
     HoldCreate,
     HoldRead,
     OrderCreate,
     OrderRead,
     PaymentRead,
+    RefundRead,
     RowRead,
     SeatMapRead,
     SeatRead,
     TicketRead,
 )
-from serve.http.auth import Principal
+from serve.http.auth import Principal, require_roles
 from serve.http.idempotency import run_once
 from serve.http.platform import Platform, bind_deployment, create_app
 from serve.http.problems import problems
+from serve.payments.flow import CheckoutFlow
 from serve.payments.providers import LocalProvider, PaymentProvider
 
 logger = logging.getLogger(__name__)
@@ -116,7 +128,11 @@ def request_id_for(caller: Principal, idempotency_key: str | None) -> str:
 
 
 def install_routes(
-    app: FastAPI, platform: Platform, directory: ShowtimeDirectory, submit: Submit
+    app: FastAPI,
+    platform: Platform,
+    directory: ShowtimeDirectory,
+    submit: Submit,
+    checkout: CheckoutFlow,
 ) -> None:
     settings = platform.settings
     Caller = Annotated[Principal, Depends(platform.authenticate)]
@@ -215,7 +231,7 @@ def install_routes(
             raise outcome
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    install_order_routes(app, platform, submit, LocalProvider(platform))
+    install_order_routes(app, platform, submit, LocalProvider(platform), checkout)
 
 
 def order_read(order: OrderRecord) -> OrderRead:
@@ -237,10 +253,18 @@ def order_read(order: OrderRecord) -> OrderRead:
 
 
 def install_order_routes(
-    app: FastAPI, platform: Platform, submit: Submit, provider: PaymentProvider
+    app: FastAPI,
+    platform: Platform,
+    submit: Submit,
+    provider: PaymentProvider,
+    checkout: CheckoutFlow,
 ) -> None:
-    """Orders and the bookings they become (checkout)."""
+    """Orders, the bookings they become, cancellation and check-in."""
     Caller = Annotated[Principal, Depends(platform.authenticate)]
+    Doorkeeper = Annotated[
+        Principal,
+        Depends(require_roles(platform.authenticate, "staff", "admin", "kiosk")),
+    ]
 
     async def create_order(caller: Principal, body: OrderCreate) -> OrderRead:
         now = datetime.now(UTC)
@@ -385,6 +409,91 @@ def install_order_routes(
             raise BookingNotFound("No such booking", booking_id=booking_id)
         return booking_read(booking)
 
+    @app.post(
+        "/bookings/{booking_id}/cancel",
+        responses=problems(401, 404, 409, 503),
+        summary="Cancel a booking: seats go back on sale and the payment is refunded",
+    )
+    async def cancel_booking(booking_id: str, caller: Caller) -> CancellationRead:
+        booking = await platform.transaction(
+            lambda session: orders_store.booking_view(session, booking_id)
+        )
+        if booking is None or (
+            booking.customer_id != caller.subject_id and not caller.is_staff
+        ):
+            raise BookingNotFound("No such booking", booking_id=booking_id)
+        if not caller.is_staff:
+            showtime = await platform.transaction(
+                lambda session: catalog_store.showtime(session, booking.showtime_id)
+            )
+            cutoff = timedelta(seconds=platform.settings.cancellation_cutoff_s)
+            if (
+                showtime is not None
+                and datetime.now(UTC) >= showtime.starts_at - cutoff
+            ):
+                raise CancellationClosed(
+                    "Bookings can be cancelled until "
+                    f"{platform.settings.cancellation_cutoff_s / 3600:g} hours "
+                    "before the showtime",
+                    booking_id=booking_id,
+                )
+        outcome = await submit(
+            booking.showtime_id,
+            CancelBooking(
+                request_id=f"cancel-booking:{booking_id}",
+                booking_id=booking_id,
+                customer_id=None,
+            ),
+        )
+        # Already cancelled: the refund below is still owed, and idempotent.
+        if isinstance(outcome, MarqueeError) and not isinstance(
+            outcome, BookingAlreadyCancelled
+        ):
+            raise outcome
+        refund = await checkout.refund_cancelled_booking(booking_id)
+        return CancellationRead(
+            booking_id=booking_id,
+            status="cancelled",
+            refund=RefundRead(amount_cents=refund.amount_cents, status=refund.status),
+        )
+
+    @app.post(
+        "/checkin",
+        responses=problems(401, 403, 409),
+        summary="Admit a ticket once (staff or a kiosk API key)",
+    )
+    async def check_in(body: CheckInCreate, doorkeeper: Doorkeeper) -> CheckInRead:
+        ticket_id = platform.tickets.ticket_id_of(body.code)
+        if ticket_id is None:
+            raise TicketForged("This is not a genuine ticket code")
+        now = datetime.now(UTC)
+        admission = await platform.transaction(
+            lambda session: orders_store.admit(session, ticket_id, now)
+        )
+        if admission is None:
+            raise TicketForged("No ticket has this code", ticket_id=ticket_id)
+        if body.showtime_id is not None and admission.showtime_id != body.showtime_id:
+            raise WrongShowtime(
+                "This ticket is for another showtime",
+                ticket_showtime_id=admission.showtime_id,
+                showtime_id=body.showtime_id,
+            )
+        if admission.voided:
+            raise TicketCancelled("This ticket's booking was cancelled")
+        if not admission.first_time or admission.admitted_at is None:
+            raise AlreadyAdmitted(
+                "This ticket was admitted already",
+                admitted_at=admission.admitted_at.isoformat()
+                if admission.admitted_at
+                else None,
+                seat=admission.seat,
+            )
+        return CheckInRead(
+            seat=admission.seat,
+            showtime_id=admission.showtime_id,
+            admitted_at=admission.admitted_at,
+        )
+
 
 @serve.deployment(name="booking")
 @serve.ingress()
@@ -396,6 +505,9 @@ class BookingDeployment:
         self._platform = Platform(settings)
         self._directory = ShowtimeDirectory(
             ActorOptions.from_settings(settings), namespace=settings.ray_namespace
+        )
+        self._checkout = CheckoutFlow(
+            self._platform, self._directory, LocalProvider(self._platform)
         )
 
     @serve.batch(  # type: ignore[untyped-decorator]
@@ -440,7 +552,9 @@ class BookingDeployment:
             title="Marquee booking",
             description="Seat maps and holds.",
         )
-        install_routes(app, self._platform, self._directory, self.submit)
+        install_routes(
+            app, self._platform, self._directory, self.submit, self._checkout
+        )
         return app
 
 

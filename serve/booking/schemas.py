@@ -86,3 +86,27 @@ class BookingRead(BaseModel):
     status: str
     amount_cents: int
     tickets: list[TicketRead]
+
+
+class RefundRead(BaseModel):
+    amount_cents: int
+    status: str
+
+
+class CancellationRead(BaseModel):
+    booking_id: str
+    status: str
+    refund: RefundRead
+
+
+class CheckInCreate(Strict):
+    code: str = Field(min_length=1, max_length=200)
+    showtime_id: str | None = Field(
+        default=None, max_length=64, description="Refuse tickets for other showtimes"
+    )
+
+
+class CheckInRead(BaseModel):
+    seat: str
+    showtime_id: str
+    admitted_at: datetime

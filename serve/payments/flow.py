@@ -9,6 +9,7 @@ events out of order have one effect each.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
@@ -137,7 +138,29 @@ class CheckoutFlow:
 
         await self._platform.transaction(fail)
 
-    async def _refund(self, order: OrderRecord, intent: Intent, *, reason: str) -> None:
+    async def refund_cancelled_booking(self, booking_id: str) -> Refund:
+        """Refund the order behind a cancelled booking, once."""
+        order = await self._platform.transaction(
+            lambda session: orders_store.order_for_booking(session, booking_id)
+        )
+        if order is None or order.payment_intent_id is None:
+            return Refund(amount_cents=0, status="none")
+        if order.status is OrderStatus.CONFIRMED:
+            intent = await self._provider.retrieve(order.payment_intent_id)
+            await self._refund(
+                order, intent, reason="booking_cancelled", booking_id=booking_id
+            )
+        refunded = await self._provider.retrieve(order.payment_intent_id)
+        return Refund(amount_cents=refunded.amount_refunded, status="succeeded")
+
+    async def _refund(
+        self,
+        order: OrderRecord,
+        intent: Intent,
+        *,
+        reason: str,
+        booking_id: str | None = None,
+    ) -> None:
         refunded = await self._provider.refund(intent.intent_id)
         now = datetime.now(UTC)
 
@@ -148,6 +171,18 @@ class CheckoutFlow:
             current.status = OrderStatus.REFUNDED
             current.failure_code = reason
             current.updated_at = now
+            if booking_id is not None:
+                orders_store.add_outbox_event(
+                    session,
+                    "booking_cancelled",
+                    {
+                        "order_id": order.id,
+                        "booking_id": booking_id,
+                        "customer_id": order.customer_id,
+                        "showtime_id": order.showtime_id,
+                    },
+                    now,
+                )
             orders_store.add_outbox_event(
                 session,
                 "refund_issued",
@@ -165,3 +200,9 @@ class CheckoutFlow:
         logger.warning(
             "order %s paid but its hold was gone (%s); refunded", order.id, reason
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    amount_cents: int
+    status: str

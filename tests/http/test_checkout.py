@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -247,3 +248,142 @@ def test_other_customers_orders_bookings_and_payments_are_not_found(
     ):
         assert client.get(path, headers=mallory.headers).status_code == 404, path
     assert client.get("/api/v1/booking/bookings", headers=mallory.headers).json() == []
+
+
+def paid_booking(
+    client: httpx.Client, customer: Account, showtime_id: str, seats: list[str]
+) -> dict[str, Any]:
+    held = hold_seats(client, customer, showtime_id, seats)
+    created = order(client, customer, held["hold_id"]).json()
+    pay(client, customer, created["payment"]["payment_intent_id"], "pm_card_visa")
+    booking_id = client.get(
+        f"/api/v1/booking/orders/{created['order_id']}", headers=customer.headers
+    ).json()["booking_id"]
+    booking: dict[str, Any] = client.get(
+        f"/api/v1/booking/bookings/{booking_id}", headers=customer.headers
+    ).json()
+    booking["order_id"] = created["order_id"]
+    return booking
+
+
+def check_in(
+    client: httpx.Client, staff: Account, code: str, showtime_id: str | None = None
+) -> httpx.Response:
+    return client.post(
+        "/api/v1/booking/checkin",
+        json={"code": code, "showtime_id": showtime_id},
+        headers=staff.headers,
+    )
+
+
+def test_a_ticket_admits_once_and_a_second_scan_says_when(
+    client: httpx.Client,
+    admin: Account,
+    showtime: dict[str, Any],
+    new_account: Callable[..., Account],
+) -> None:
+    booking = paid_booking(client, new_account(), showtime["id"], ["C5"])
+    code = booking["tickets"][0]["code"]
+
+    first = check_in(client, admin, code, showtime["id"])
+    second = check_in(client, admin, code, showtime["id"])
+
+    assert first.status_code == 200
+    assert first.json()["seat"] == "C5"
+    assert second.status_code == 409
+    assert second.json()["code"] == "already_admitted"
+    assert second.json()["admitted_at"] == first.json()["admitted_at"].replace(
+        "Z", "+00:00"
+    )
+
+
+def test_forged_and_other_showtime_codes_are_refused_distinctly(
+    client: httpx.Client,
+    admin: Account,
+    showtime: dict[str, Any],
+    new_account: Callable[..., Account],
+) -> None:
+    booking = paid_booking(client, new_account(), showtime["id"], ["C6"])
+    code = booking["tickets"][0]["code"]
+    ticket_id, _, mac = code.partition(".")
+
+    forged = check_in(client, admin, f"{ticket_id}.{mac[::-1]}")
+    made_up = check_in(client, admin, "not-a-ticket")
+    elsewhere = check_in(client, admin, code, "another-showtime")
+
+    assert forged.json()["code"] == made_up.json()["code"] == "ticket_forged"
+    assert elsewhere.json()["code"] == "wrong_showtime"
+
+
+def test_customers_cannot_check_tickets_in(
+    client: httpx.Client, showtime: dict[str, Any], new_account: Callable[..., Account]
+) -> None:
+    customer = new_account()
+    booking = paid_booking(client, customer, showtime["id"], ["C7"])
+
+    response = check_in(client, customer, booking["tickets"][0]["code"])
+
+    assert response.status_code == 403
+
+
+def test_cancelling_a_booking_refunds_it_and_its_ticket_stops_working(
+    client: httpx.Client,
+    admin: Account,
+    showtime: dict[str, Any],
+    new_account: Callable[..., Account],
+    http_settings: Settings,
+) -> None:
+    customer = new_account()
+    booking = paid_booking(client, customer, showtime["id"], ["C7", "C8"])
+
+    cancelled = client.post(
+        f"/api/v1/booking/bookings/{booking['booking_id']}/cancel",
+        headers=customer.headers,
+    )
+    again = client.post(
+        f"/api/v1/booking/bookings/{booking['booking_id']}/cancel",
+        headers=customer.headers,
+    )
+    scan = check_in(client, admin, booking["tickets"][0]["code"])
+    order_after = client.get(
+        f"/api/v1/booking/orders/{booking['order_id']}", headers=customer.headers
+    ).json()
+    seats = client.get(f"/api/v1/booking/showtimes/{showtime['id']}/seats").json()
+
+    assert cancelled.status_code == 200
+    assert cancelled.json() == {
+        "booking_id": booking["booking_id"],
+        "status": "cancelled",
+        "refund": {"amount_cents": 2400, "status": "succeeded"},
+    }
+    assert again.json()["refund"] == cancelled.json()["refund"]
+    assert scan.json()["code"] == "ticket_cancelled"
+    assert order_after["status"] == "refunded"
+    assert seats["rows"][2]["seats"][7]["status"] == "free"
+    assert outbox(http_settings, booking["order_id"]) == [
+        "booking_cancelled",
+        "booking_confirmed",
+        "payment_received",
+        "refund_issued",
+    ]
+
+
+def test_customers_cannot_cancel_close_to_the_showtime(
+    client: httpx.Client, admin: Account, new_account: Callable[..., Account]
+) -> None:
+    soon = add_showtime(client, admin, starts_in=timedelta(minutes=30))
+    customer = new_account()
+    booking = paid_booking(client, customer, soon["id"], ["A1"])
+
+    by_customer = client.post(
+        f"/api/v1/booking/bookings/{booking['booking_id']}/cancel",
+        headers=customer.headers,
+    )
+    by_staff = client.post(
+        f"/api/v1/booking/bookings/{booking['booking_id']}/cancel",
+        headers=admin.headers,
+    )
+
+    assert by_customer.status_code == 409
+    assert by_customer.json()["code"] == "cancellation_closed"
+    assert by_staff.status_code == 200
