@@ -168,6 +168,11 @@ class TicketForged(InvalidRequest):
     title = "Not a genuine ticket code"
 
 
+class InvalidSignature(InvalidRequest):
+    code = "invalid_signature"
+    title = "Signature missing, wrong or too old"
+
+
 class Conflict(MarqueeError):
     code = "conflict"
     title = "Conflict"

@@ -91,6 +91,15 @@ class Settings(BaseSettings):
         default=SecretStr(DEVELOPMENT_TICKET_KEY), min_length=32
     )
     idempotency_key_ttl_s: int = Field(default=24 * 3600, ge=3600)
+
+    # Stripe. With no secret key the built-in local provider is active.
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    # Only for tests and proxies: where the SDK sends API calls.
+    stripe_api_base: str | None = None
+    stripe_timeout_s: float = Field(default=5.0, gt=0)
+    stripe_max_retries: int = Field(default=2, ge=0, le=5)
+    stripe_webhook_tolerance_s: int = Field(default=300, ge=1)
     admin_email: str | None = None
     admin_password: SecretStr | None = None
 

@@ -72,7 +72,7 @@ from serve.http.idempotency import run_once
 from serve.http.platform import Platform, bind_deployment, create_app
 from serve.http.problems import problems
 from serve.payments.flow import CheckoutFlow
-from serve.payments.providers import LocalProvider, PaymentProvider
+from serve.payments.providers import make_provider
 
 logger = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ def install_routes(
             raise outcome
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    install_order_routes(app, platform, submit, LocalProvider(platform), checkout)
+    install_order_routes(app, platform, submit, checkout)
 
 
 def order_read(order: OrderRecord) -> OrderRead:
@@ -253,13 +253,10 @@ def order_read(order: OrderRecord) -> OrderRead:
 
 
 def install_order_routes(
-    app: FastAPI,
-    platform: Platform,
-    submit: Submit,
-    provider: PaymentProvider,
-    checkout: CheckoutFlow,
+    app: FastAPI, platform: Platform, submit: Submit, checkout: CheckoutFlow
 ) -> None:
     """Orders, the bookings they become, cancellation and check-in."""
+    provider = checkout.provider
     Caller = Annotated[Principal, Depends(platform.authenticate)]
     Doorkeeper = Annotated[
         Principal,
@@ -507,7 +504,7 @@ class BookingDeployment:
             ActorOptions.from_settings(settings), namespace=settings.ray_namespace
         )
         self._checkout = CheckoutFlow(
-            self._platform, self._directory, LocalProvider(self._platform)
+            self._platform, self._directory, make_provider(self._platform)
         )
 
     @serve.batch(  # type: ignore[untyped-decorator]

@@ -29,6 +29,7 @@ RETRY_AFTER_UNAVAILABLE_S = 1
 _STATUS_BY_CLASS: tuple[tuple[type[MarqueeError], int], ...] = (
     (errors.PayloadTooLarge, 413),
     (errors.MethodNotAllowed, 405),
+    (errors.InvalidSignature, 400),
     (errors.RequestIdConflict, 409),
     (errors.InvalidRequest, 422),
     (errors.Conflict, 409),
@@ -64,7 +65,8 @@ def problem_response(error: MarqueeError) -> JSONResponse:
     if isinstance(error, errors.RateLimited):
         headers["Retry-After"] = str(error.retry_after_s)
     elif isinstance(error, errors.Unavailable):
-        headers["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE_S)
+        retry_after_s = error.ids.get("retry_after_s", RETRY_AFTER_UNAVAILABLE_S)
+        headers["Retry-After"] = str(retry_after_s)
     elif isinstance(error, errors.NotAuthenticated):
         headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(
@@ -160,6 +162,7 @@ class ProblemRead(BaseModel):
 
 
 _DESCRIPTIONS = {
+    400: "Bad request",
     401: "Not authenticated",
     403: "Authenticated, but not allowed",
     404: "Not found",

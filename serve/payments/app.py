@@ -10,13 +10,14 @@ import logging
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Header, Request
 from pydantic import BaseModel, Field
 from ray import serve
 from ray.serve.deployment import Application
+from stripe import SignatureVerificationError, Webhook
 
 from actors.directory import ShowtimeDirectory
-from actors.errors import PaymentIntentNotFound
+from actors.errors import InvalidSignature, PaymentIntentNotFound
 from actors.showtime_actor import ActorOptions
 from config.settings import Settings
 from persistence import orders_store
@@ -24,7 +25,7 @@ from serve.http.auth import Principal
 from serve.http.platform import Platform, bind_deployment, create_app
 from serve.http.problems import problems
 from serve.payments.flow import PAYMENT_FAILED, PAYMENT_SUCCEEDED, CheckoutFlow
-from serve.payments.providers import IntentStatus, LocalProvider
+from serve.payments.providers import IntentStatus, LocalProvider, make_provider
 from serve.users.schemas import Strict
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,11 @@ ROUTE_PREFIX = "/api/v1/payments"
 
 class IntentConfirm(Strict):
     payment_method: str = Field(min_length=1, max_length=100, examples=["pm_card_visa"])
+
+
+class WebhookRead(BaseModel):
+    received: bool
+    handled: bool
 
 
 class PaymentError(BaseModel):
@@ -49,9 +55,41 @@ class IntentRead(BaseModel):
     last_payment_error: PaymentError | None
 
 
+def install_webhook_route(app: FastAPI, platform: Platform, flow: CheckoutFlow) -> None:
+    settings = platform.settings
+
+    @app.post(
+        "/webhooks/stripe",
+        responses=problems(400, 404, 503),
+        summary="Stripe's events, verified by their Stripe-Signature header",
+    )
+    async def stripe_webhook(
+        request: Request,
+        stripe_signature: Annotated[str | None, Header()] = None,
+    ) -> WebhookRead:
+        if settings.stripe_webhook_secret is None:
+            raise InvalidSignature("No webhook secret is configured")
+        # The signature covers the raw bytes, so nothing may parse them first.
+        payload = await request.body()
+        try:
+            event = Webhook.construct_event(
+                payload,
+                stripe_signature,
+                settings.stripe_webhook_secret.get_secret_value(),
+                tolerance=settings.stripe_webhook_tolerance_s,
+            )
+        except (SignatureVerificationError, ValueError) as exc:
+            raise InvalidSignature("The Stripe-Signature does not verify") from exc
+        if event.type not in (PAYMENT_SUCCEEDED, PAYMENT_FAILED):
+            return WebhookRead(received=True, handled=False)
+        await flow.handle_event(event.id, event.type, event.data.object["id"])
+        return WebhookRead(received=True, handled=True)
+
+
 def install_routes(
     app: FastAPI, platform: Platform, provider: LocalProvider, flow: CheckoutFlow
 ) -> None:
+    """The local provider's confirm endpoint, active only without Stripe."""
     Caller = Annotated[Principal, Depends(platform.authenticate)]
 
     @app.post(
@@ -98,7 +136,7 @@ class PaymentsDeployment:
         directory = ShowtimeDirectory(
             ActorOptions.from_settings(settings), namespace=settings.ray_namespace
         )
-        self._provider = LocalProvider(self._platform)
+        self._provider = make_provider(self._platform)
         self._flow = CheckoutFlow(self._platform, directory, self._provider)
 
     def __serve_build_asgi_app__(self) -> FastAPI:
@@ -108,7 +146,9 @@ class PaymentsDeployment:
             title="Marquee payments",
             description="Payment confirmation and provider events.",
         )
-        install_routes(app, self._platform, self._provider, self._flow)
+        install_webhook_route(app, self._platform, self._flow)
+        if isinstance(self._provider, LocalProvider):
+            install_routes(app, self._platform, self._provider, self._flow)
         return app
 
 

@@ -48,6 +48,10 @@ class CheckoutFlow:
         self._directory = directory
         self._provider = provider
 
+    @property
+    def provider(self) -> PaymentProvider:
+        return self._provider
+
     async def handle_event(self, event_id: str, kind: str, intent_id: str) -> None:
         """Act on a provider event; a repeat of a handled event does nothing."""
         intent = await self._provider.retrieve(intent_id)

@@ -11,14 +11,24 @@ import enum
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
+from stripe import (
+    APIConnectionError,
+    APIError,
+    HTTPXClient,
+    InvalidRequestError,
+    RateLimitError,
+    StripeClient,
+)
 
-from actors.errors import PaymentIntentNotFound, ValidationFailed
+from actors.errors import DependencyUnavailable, PaymentIntentNotFound, ValidationFailed
+from config.settings import Settings
 from persistence import orders_store
 from persistence.models import LocalPaymentIntentRecord
 from serve.http.platform import Platform
+from serve.payments.breaker import CircuitBreaker
 
 
 class IntentStatus(enum.StrEnum):
@@ -174,3 +184,114 @@ class LocalProvider:
                 "No such payment intent", payment_intent_id=intent_id
             )
         return intent
+
+
+# Failures that mean "Stripe is not answering"; they open the breaker.
+_OUTAGE = (APIConnectionError, APIError, RateLimitError)
+
+
+class StripeProvider:
+    """PaymentIntents at Stripe, through the official SDK.
+
+    Payments are captured automatically: the seats are pinned for the payment
+    window before the customer pays, so a payment whose hold is gone is rare
+    (a cancelled showtime, an abandoned payment) and is refunded; manual
+    capture would cost a second call on every sale and authorisations can lapse.
+    Every call carries an idempotency key derived from the order, has a
+    timeout and bounded retries (the SDK's, with backoff), and passes a circuit
+    breaker so that an outage fails fast.
+    """
+
+    name = "stripe"
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.stripe_secret_key is None:
+            raise ValueError("StripeProvider needs MARQUEE_STRIPE_SECRET_KEY")
+        base_addresses = (
+            {"api": settings.stripe_api_base} if settings.stripe_api_base else None
+        )
+        self._client = StripeClient(
+            settings.stripe_secret_key.get_secret_value(),
+            base_addresses=base_addresses,  # type: ignore[arg-type]
+            http_client=HTTPXClient(timeout=settings.stripe_timeout_s),
+            max_network_retries=settings.stripe_max_retries,
+        )
+        self.breaker = CircuitBreaker("stripe")
+
+    async def create_intent(
+        self, *, order_id: str, amount: int, currency: str
+    ) -> Intent:
+        intent = await self._call(
+            lambda: self._client.v1.payment_intents.create_async(
+                params={
+                    "amount": amount,
+                    "currency": currency.lower(),
+                    "metadata": {"order_id": order_id},
+                    "automatic_payment_methods": {"enabled": True},
+                },
+                options={"idempotency_key": f"marquee-intent-{order_id}"},
+            )
+        )
+        return _stripe_intent(intent)
+
+    async def retrieve(self, intent_id: str) -> Intent:
+        try:
+            intent = await self._call(
+                lambda: self._client.v1.payment_intents.retrieve_async(intent_id)
+            )
+        except InvalidRequestError as exc:
+            raise PaymentIntentNotFound(
+                "No such payment intent", payment_intent_id=intent_id
+            ) from exc
+        return _stripe_intent(intent)
+
+    async def refund(self, intent_id: str) -> Intent:
+        refund = await self._call(
+            lambda: self._client.v1.refunds.create_async(
+                params={"payment_intent": intent_id},
+                options={"idempotency_key": f"marquee-refund-{intent_id}"},
+            )
+        )
+        intent = await self.retrieve(intent_id)
+        return Intent(
+            intent_id=intent.intent_id,
+            client_secret=intent.client_secret,
+            status=intent.status,
+            amount=intent.amount,
+            currency=intent.currency,
+            order_id=intent.order_id,
+            amount_refunded=int(refund.amount),
+        )
+
+    async def _call(self, work: Any) -> Any:
+        try:
+            return await self.breaker.call(work, failures=_OUTAGE)
+        except _OUTAGE as exc:
+            raise DependencyUnavailable(
+                "Stripe did not answer; nothing was charged by this request",
+                dependency="stripe",
+            ) from exc
+
+
+def _stripe_intent(intent: Any) -> Intent:
+    status = str(intent.status)
+    known = {member.value for member in IntentStatus}
+    error = getattr(intent, "last_payment_error", None)
+    return Intent(
+        intent_id=str(intent.id),
+        client_secret=str(intent.client_secret or ""),
+        status=IntentStatus(status)
+        if status in known
+        else IntentStatus.REQUIRES_PAYMENT_METHOD,
+        amount=int(intent.amount),
+        currency=str(intent.currency),
+        order_id=str((intent.metadata or {}).get("order_id", "")),
+        last_error_code=str(error.code) if error else None,
+    )
+
+
+def make_provider(platform: Platform) -> StripeProvider | LocalProvider:
+    """Stripe when a secret key is configured, else the local provider."""
+    if platform.settings.stripe_secret_key is not None:
+        return StripeProvider(platform.settings)
+    return LocalProvider(platform)
