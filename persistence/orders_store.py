@@ -107,6 +107,15 @@ def add_order(session: Session, order: OrderRecord) -> None:
         raise AlreadyExists(order.hold_id) from exc
 
 
+def fail_order(session: Session, order_id: str, reason: str, now: datetime) -> None:
+    """Mark an order that still awaits payment as failed."""
+    current = session.get(OrderRecord, order_id)
+    if current is not None and current.status is OrderStatus.AWAITING_PAYMENT:
+        current.status = OrderStatus.FAILED
+        current.failure_code = reason
+        current.updated_at = now
+
+
 def order(session: Session, order_id: str) -> OrderRecord | None:
     return session.get(OrderRecord, order_id)
 

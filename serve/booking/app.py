@@ -317,10 +317,21 @@ def install_order_routes(
             ) from exc
 
         # TODO: a crash between the order row and the intent leaves an order
-        # with no intent; the recovery sweep of the checkout issue finishes it.
-        intent = await provider.create_intent(
-            order_id=order_id, amount=order.amount_cents, currency=order.currency
-        )
+        # with no intent until a recovery sweep (not built yet) fails it; the
+        # hold then stays pinned for the payment window.
+        try:
+            intent = await provider.create_intent(
+                order_id=order_id, amount=order.amount_cents, currency=order.currency
+            )
+        except MarqueeError as error:
+            # Nothing was charged: free the hold for another order attempt.
+            reason = error.code
+            await platform.transaction(
+                lambda session: orders_store.fail_order(
+                    session, order_id, reason, datetime.now(UTC)
+                )
+            )
+            raise
 
         def attach(session: Session) -> OrderRecord | None:
             current = orders_store.order(session, order_id)

@@ -8,6 +8,7 @@ so the whole checkout runs with no network.
 from __future__ import annotations
 
 import enum
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,8 @@ from persistence import orders_store
 from persistence.models import LocalPaymentIntentRecord
 from serve.http.platform import Platform
 from serve.payments.breaker import CircuitBreaker
+
+logger = logging.getLogger(__name__)
 
 
 class IntentStatus(enum.StrEnum):
@@ -267,6 +270,7 @@ class StripeProvider:
         try:
             return await self.breaker.call(work, failures=_OUTAGE)
         except _OUTAGE as exc:
+            logger.warning("Stripe call failed: %r", exc.__cause__ or exc)
             raise DependencyUnavailable(
                 "Stripe did not answer; nothing was charged by this request",
                 dependency="stripe",
@@ -277,6 +281,7 @@ def _stripe_intent(intent: Any) -> Intent:
     status = str(intent.status)
     known = {member.value for member in IntentStatus}
     error = getattr(intent, "last_payment_error", None)
+    metadata = intent.metadata.to_dict() if getattr(intent, "metadata", None) else {}
     return Intent(
         intent_id=str(intent.id),
         client_secret=str(intent.client_secret or ""),
@@ -285,7 +290,7 @@ def _stripe_intent(intent: Any) -> Intent:
         else IntentStatus.REQUIRES_PAYMENT_METHOD,
         amount=int(intent.amount),
         currency=str(intent.currency),
-        order_id=str((intent.metadata or {}).get("order_id", "")),
+        order_id=str(metadata.get("order_id", "")),
         last_error_code=str(error.code) if error else None,
     )
 
