@@ -650,6 +650,10 @@ def _project(event: Event, batch: store.JournalBatch) -> None:
                 store.HoldClosed(hold_id, HoldStatus.RELEASED, event.cancelled_at)
                 for hold_id in event.released_hold_ids
             )
+            batch.bookings_closed.extend(
+                store.BookingClosed(booking_id, event.cancelled_at)
+                for booking_id in event.cancelled_booking_ids
+            )
         case SeatsBlocked() | SeatsUnblocked():
             # Blocks are staff decisions about this room only; the journal and
             # snapshots carry them and no other table needs them.

@@ -110,7 +110,7 @@ class ExtendHold:
 
 @dataclass(frozen=True, slots=True)
 class CancelShowtime:
-    """Close sales for good and release every active hold (staff)."""
+    """Close sales for good, release every hold and cancel every booking."""
 
     request_id: str
     kind: Literal["cancel_showtime"] = "cancel_showtime"
@@ -206,6 +206,7 @@ class SeatsUnblocked:
 class ShowtimeCancelled:
     released_hold_ids: tuple[str, ...]
     cancelled_at: datetime
+    cancelled_booking_ids: tuple[str, ...] = ()
     kind: Literal["showtime_cancelled"] = "showtime_cancelled"
 
 
@@ -279,6 +280,7 @@ class SeatsResult:
 class ShowtimeCancelResult:
     showtime_id: str
     released_hold_ids: tuple[str, ...]
+    cancelled_booking_ids: tuple[str, ...] = ()
     kind: Literal["showtime_cancel"] = "showtime_cancel"
 
 

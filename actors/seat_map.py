@@ -617,8 +617,17 @@ class SeatMap:
                 "This showtime is cancelled already", showtime_id=self.showtime_id
             )
         released = tuple(self._holds)
-        event = ShowtimeCancelled(released_hold_ids=released, cancelled_at=now)
-        return event, ShowtimeCancelResult(self.showtime_id, released)
+        cancelled = tuple(
+            booking.booking_id
+            for booking in self._bookings.values()
+            if booking.cancelled_at is None
+        )
+        event = ShowtimeCancelled(
+            released_hold_ids=released,
+            cancelled_at=now,
+            cancelled_booking_ids=cancelled,
+        )
+        return event, ShowtimeCancelResult(self.showtime_id, released, cancelled)
 
     # Events --------------------------------------------------------------------
 
@@ -688,6 +697,12 @@ class SeatMap:
             case ShowtimeCancelled():
                 for hold_id in event.released_hold_ids:
                     self._close_hold(hold_id, HoldClosure.RELEASED, event.cancelled_at)
+                for booking_id in event.cancelled_booking_ids:
+                    booking = self._bookings[booking_id]
+                    self._bookings[booking_id] = dataclasses.replace(
+                        booking, cancelled_at=event.cancelled_at
+                    )
+                    self._set(booking.seat_indexes, SeatStatus.FREE, None)
                 self.cancelled = True
         self.version += 1
 

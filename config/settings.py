@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     stripe_timeout_s: float = Field(default=5.0, gt=0)
     stripe_max_retries: int = Field(default=2, ge=0, le=5)
     stripe_webhook_tolerance_s: int = Field(default=300, ge=1)
+    # How often the payments replicas look for orders a crash or a lost event
+    # left unsettled, and how long an order must sit still to count as such.
+    recovery_sweep_interval_s: float = Field(default=60.0, gt=0)
+    recovery_idle_s: float = Field(default=120.0, ge=0)
     admin_email: str | None = None
     admin_password: SecretStr | None = None
 

@@ -262,3 +262,39 @@ def order_for_booking(session: Session, booking_id: str) -> OrderRecord | None:
     return session.scalar(
         select(OrderRecord).where(OrderRecord.booking_id == booking_id)
     )
+
+
+def confirmed_bookings_of_showtime(session: Session, showtime_id: str) -> list[str]:
+    """Booking ids of a showtime's orders that are paid and not yet refunded."""
+    rows = session.scalars(
+        select(OrderRecord.booking_id).where(
+            OrderRecord.showtime_id == showtime_id,
+            OrderRecord.status == OrderStatus.CONFIRMED,
+            OrderRecord.booking_id.is_not(None),
+        )
+    )
+    return [booking_id for booking_id in rows if booking_id is not None]
+
+
+def stale_awaiting_orders(
+    session: Session, updated_before: datetime
+) -> list[OrderRecord]:
+    """Orders still awaiting payment that nothing has touched for a while."""
+    return list(
+        session.scalars(
+            select(OrderRecord)
+            .where(
+                OrderRecord.status == OrderStatus.AWAITING_PAYMENT,
+                OrderRecord.updated_at < updated_before,
+            )
+            .order_by(OrderRecord.updated_at)
+            .limit(500)
+        )
+    )
+
+
+def booking_for_hold(session: Session, hold_id: str) -> BookingView | None:
+    booking = session.scalar(
+        select(BookingRecord).where(BookingRecord.hold_id == hold_id)
+    )
+    return None if booking is None else _booking_view(session, booking)

@@ -31,7 +31,7 @@ from actors.layout import SeatCategory, parse_layout
 from actors.messages import CancelShowtime
 from actors.showtime_actor import ActorOptions
 from config.settings import Settings
-from persistence import catalog_store
+from persistence import catalog_store, orders_store
 from persistence import showtime_store as store
 from persistence.models import (
     AuditoriumRecord,
@@ -56,6 +56,8 @@ from serve.catalog.schemas import (
 from serve.http.auth import Principal
 from serve.http.platform import Platform, bind_deployment, create_app
 from serve.http.problems import problems
+from serve.payments.flow import CheckoutFlow
+from serve.payments.providers import make_provider
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +140,10 @@ def check_prices(prices: dict[str, int], layout_rows: list[str]) -> None:
 
 
 def install_routes(
-    app: FastAPI, platform: Platform, directory: ShowtimeDirectory
+    app: FastAPI,
+    platform: Platform,
+    directory: ShowtimeDirectory,
+    checkout: CheckoutFlow,
 ) -> None:
     cache = platform.cache
     Staff = Annotated[Principal, Depends(platform.staff_only)]
@@ -401,7 +406,7 @@ def install_routes(
     @app.post(
         "/showtimes/{showtime_id}/cancel",
         responses=problems(401, 403, 404, 409, 503),
-        summary="Cancel a showtime: sales close and holds are released (staff)",
+        summary="Cancel a showtime: sales close, holds go, bookings are refunded",
     )
     async def cancel_showtime(showtime_id: str, staff: Staff) -> ShowtimeRead:
         # The actor closes sales first, so that no hold can slip in after the
@@ -425,7 +430,21 @@ def install_routes(
         if result is None:
             raise ShowtimeNotFound("No such showtime", showtime_id=showtime_id)
         await cache.invalidate(SHOWTIMES)
-        logger.info("showtime %s cancelled by %s", showtime_id, staff.subject_id)
+        # Refund every paid booking. Read from the database rather than the
+        # actor's answer, so that a retry after a failed refund finishes the job.
+        booking_ids = await platform.transaction(
+            lambda session: orders_store.confirmed_bookings_of_showtime(
+                session, showtime_id
+            )
+        )
+        for booking_id in booking_ids:
+            await checkout.refund_cancelled_booking(booking_id)
+        logger.info(
+            "showtime %s cancelled by %s; %d bookings refunded",
+            showtime_id,
+            staff.subject_id,
+            len(booking_ids),
+        )
         return result
 
 
@@ -437,6 +456,9 @@ class CatalogDeployment:
         self._directory = ShowtimeDirectory(
             ActorOptions.from_settings(settings), namespace=settings.ray_namespace
         )
+        self._checkout = CheckoutFlow(
+            self._platform, self._directory, make_provider(self._platform)
+        )
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         app = create_app(
@@ -445,7 +467,7 @@ class CatalogDeployment:
             title="Marquee catalog",
             description="Movies, cinemas, auditoriums and showtimes.",
         )
-        install_routes(app, self._platform, self._directory)
+        install_routes(app, self._platform, self._directory, self._checkout)
         return app
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -157,6 +158,7 @@ def create_app(
     description: str,
     route_prefix: str,
     behind_serve: bool = True,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
 ) -> FastAPI:
     """A FastAPI app with Marquee's middleware, error handling and health check.
 
@@ -169,6 +171,7 @@ def create_app(
         description=description,
         version="1",
         root_path_in_servers=False,
+        lifespan=lifespan,
     )
 
     def openapi() -> dict[str, Any]:

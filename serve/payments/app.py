@@ -6,18 +6,22 @@ Stripe; its outcome reaches the order through the same event path a Stripe
 webhook takes.
 """
 
+import asyncio
 import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, Request
 from pydantic import BaseModel, Field
 from ray import serve
 from ray.serve.deployment import Application
+from sqlalchemy.exc import SQLAlchemyError
 from stripe import SignatureVerificationError, Webhook
 
 from actors.directory import ShowtimeDirectory
-from actors.errors import InvalidSignature, PaymentIntentNotFound
+from actors.errors import InvalidSignature, MarqueeError, PaymentIntentNotFound
 from actors.showtime_actor import ActorOptions
 from config.settings import Settings
 from persistence import orders_store
@@ -139,12 +143,32 @@ class PaymentsDeployment:
         self._provider = make_provider(self._platform)
         self._flow = CheckoutFlow(self._platform, directory, self._provider)
 
+    @asynccontextmanager
+    async def _sweeping(self, app: FastAPI) -> AsyncIterator[None]:
+        """Run the recovery sweep for as long as the replica serves."""
+        task = asyncio.get_running_loop().create_task(self._sweep_forever())
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    async def _sweep_forever(self) -> None:
+        settings = self._platform.settings
+        while True:
+            try:
+                await self._flow.recover(idle_s=settings.recovery_idle_s)
+            except (MarqueeError, SQLAlchemyError):
+                # Stripe or the database is away; the next sweep tries again.
+                logger.warning("recovery sweep failed", exc_info=True)
+            await asyncio.sleep(settings.recovery_sweep_interval_s)
+
     def __serve_build_asgi_app__(self) -> FastAPI:
         app = create_app(
             self._platform,
             route_prefix=ROUTE_PREFIX,
             title="Marquee payments",
             description="Payment confirmation and provider events.",
+            lifespan=self._sweeping,
         )
         install_webhook_route(app, self._platform, self._flow)
         if isinstance(self._provider, LocalProvider):

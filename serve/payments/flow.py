@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -88,16 +88,33 @@ class CheckoutFlow:
         )
         (outcome,) = await self._directory.submit(order.showtime_id, [command])
         if isinstance(outcome, BookingResult):
-            await self._mark_confirmed(order, intent, outcome)
+            await self._mark_confirmed(
+                order, outcome.booking_id, outcome.seats, outcome.amount_cents
+            )
         elif isinstance(outcome, _HOLD_GONE):
-            await self._refund(order, intent, reason=outcome.code)
+            # The actor may have forgotten an old confirmation (request ids are
+            # remembered for a while only); the booking row never forgets, and
+            # a booked customer must never be refunded by mistake.
+            booked = await self._platform.transaction(
+                lambda session: orders_store.booking_for_hold(session, order.hold_id)
+            )
+            if booked is not None and booked.status == "confirmed":
+                await self._mark_confirmed(
+                    order, booked.booking_id, booked.seats, booked.amount_cents
+                )
+            else:
+                await self._refund(order, intent, reason=outcome.code)
         elif isinstance(outcome, MarqueeError):
             # Retryable (the actor or database is unavailable): the provider
             # resends the event, and the order still awaits payment.
             raise outcome
 
     async def _mark_confirmed(
-        self, order: OrderRecord, intent: Intent, booking: BookingResult
+        self,
+        order: OrderRecord,
+        booking_id: str,
+        seats: tuple[str, ...],
+        amount_cents: int,
     ) -> None:
         now = datetime.now(UTC)
 
@@ -106,17 +123,17 @@ class CheckoutFlow:
             if current is None or current.status is OrderStatus.CONFIRMED:
                 return False
             current.status = OrderStatus.CONFIRMED
-            current.booking_id = booking.booking_id
+            current.booking_id = booking_id
             current.failure_code = None
             current.updated_at = now
             payload = {
                 "order_id": order.id,
-                "booking_id": booking.booking_id,
+                "booking_id": booking_id,
                 "customer_id": order.customer_id,
                 "showtime_id": order.showtime_id,
-                "seats": list(booking.seats),
-                "amount_cents": booking.amount_cents,
-                "currency": booking.currency,
+                "seats": list(seats),
+                "amount_cents": amount_cents,
+                "currency": order.currency,
             }
             orders_store.add_outbox_event(session, "payment_received", payload, now)
             orders_store.add_outbox_event(session, "booking_confirmed", payload, now)
@@ -126,8 +143,8 @@ class CheckoutFlow:
             logger.info(
                 "order %s confirmed as booking %s",
                 order.id,
-                booking.booking_id,
-                extra={"booking_id": booking.booking_id},
+                booking_id,
+                extra={"booking_id": booking_id},
             )
 
     async def _mark_failed(self, order: OrderRecord, intent: Intent) -> None:
@@ -141,6 +158,46 @@ class CheckoutFlow:
                 current.updated_at = now
 
         await self._platform.transaction(fail)
+
+    async def recover(self, *, idle_s: float) -> int:
+        """Finish orders whose payment outcome never reached them.
+
+        A crash between the charge and the booking, or between the booking and
+        the order's update, leaves an order awaiting payment; so does a lost
+        event. Each is settled against the PaymentIntent's real state: paid
+        ones are booked (or refunded), and an order that never got an intent
+        is failed, since nothing was charged. Returns how many were settled.
+        """
+        cutoff = datetime.now(UTC) - timedelta(seconds=idle_s)
+        stale = await self._platform.transaction(
+            lambda session: orders_store.stale_awaiting_orders(session, cutoff)
+        )
+        settled = 0
+        for order in stale:
+            if order.payment_intent_id is None:
+                await self._fail_unpaid(order.id)
+                settled += 1
+                continue
+            try:
+                intent = await self._provider.retrieve(order.payment_intent_id)
+                if intent.status is IntentStatus.SUCCEEDED:
+                    await self._settle_paid(order, intent)
+                    settled += 1
+            except MarqueeError:
+                # One order's trouble (its provider away, say) must not stop
+                # the sweep from settling the others; it is retried next time.
+                logger.warning("recovery of order %s failed", order.id, exc_info=True)
+        if settled:
+            logger.warning("recovery sweep settled %d orders", settled)
+        return settled
+
+    async def _fail_unpaid(self, order_id: str) -> None:
+        now = datetime.now(UTC)
+        await self._platform.transaction(
+            lambda session: orders_store.fail_order(
+                session, order_id, "no_payment_intent", now
+            )
+        )
 
     async def refund_cancelled_booking(self, booking_id: str) -> Refund:
         """Refund the order behind a cancelled booking, once."""

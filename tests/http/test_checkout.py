@@ -387,3 +387,28 @@ def test_customers_cannot_cancel_close_to_the_showtime(
     assert by_customer.status_code == 409
     assert by_customer.json()["code"] == "cancellation_closed"
     assert by_staff.status_code == 200
+
+
+def test_staff_cancelling_a_showtime_refunds_every_booking(
+    client: httpx.Client,
+    admin: Account,
+    showtime: dict[str, Any],
+    new_account: Callable[..., Account],
+    http_settings: Settings,
+) -> None:
+    first = paid_booking(client, new_account(), showtime["id"], ["B5"])
+    second = paid_booking(client, new_account(), showtime["id"], ["B6", "B7"])
+
+    cancelled = client.post(
+        f"/api/v1/catalog/showtimes/{showtime['id']}/cancel", headers=admin.headers
+    )
+    seats = client.get(f"/api/v1/booking/showtimes/{showtime['id']}/seats").json()
+
+    assert cancelled.status_code == 200
+    assert all(
+        seat["status"] == "free" for row in seats["rows"] for seat in row["seats"]
+    )
+    for booking in (first, second):
+        assert "refund_issued" in outbox(http_settings, booking["order_id"])
+        scan = check_in(client, admin, booking["tickets"][0]["code"])
+        assert scan.json()["code"] == "ticket_cancelled"

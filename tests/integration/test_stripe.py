@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -54,9 +54,12 @@ class Checkout:
     platform: Platform
     provider: StripeProvider
     showtime_id: str
+    # Customers are named per test: the session's database is shared.
+    suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     def headers(self, customer: str, key: str | None = None) -> dict[str, str]:
-        token = self.platform.tokens.issue_access(customer, ["customer"]).token
+        subject = f"{customer}-{self.suffix}"
+        token = self.platform.tokens.issue_access(subject, ["customer"]).token
         headers = {"Authorization": f"Bearer {token}"}
         if key is not None:
             headers["Idempotency-Key"] = key

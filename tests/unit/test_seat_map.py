@@ -382,7 +382,7 @@ def test_a_snapshot_restores_an_equal_map() -> None:
     assert restored.view() == seats.view()
 
 
-def test_cancelling_the_showtime_releases_holds_and_closes_sales_for_good() -> None:
+def test_cancelling_the_showtime_frees_every_seat_and_closes_sales_for_good() -> None:
     seats = seat_map()
     held = hold(seats, "alice", "A1")
     booking = confirm(seats, hold(seats, "bob", "B1").hold_id, "bob")
@@ -391,8 +391,12 @@ def test_cancelling_the_showtime_releases_holds_and_closes_sales_for_good() -> N
 
     assert isinstance(outcome, ShowtimeCancelResult)
     assert outcome.released_hold_ids == (held.hold_id,)
+    assert outcome.cancelled_booking_ids == (booking.booking_id,)
     assert seats.seat_status("A1") is SeatStatus.FREE
-    assert seats.booking(booking.booking_id) is not None
+    assert seats.seat_status("B1") is SeatStatus.FREE
+    cancelled = seats.booking(booking.booking_id)
+    assert cancelled is not None
+    assert cancelled.cancelled_at == NOW
     assert isinstance(
         rejection(seats, HoldSeats("late", "carol", count=1)), errors.SalesClosed
     )
