@@ -144,6 +144,10 @@ def local_intent_by_key(
     )
 
 
+def payment_event_seen(session: Session, event_id: str) -> bool:
+    return session.get(PaymentEventRecord, event_id) is not None
+
+
 def record_payment_event(
     session: Session, *, event_id: str, kind: str, now: datetime
 ) -> bool:

@@ -7,6 +7,7 @@ whole decision it carries.
 """
 
 import asyncio
+import io
 import logging
 import uuid
 from collections import defaultdict
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+import segno
 from fastapi import Depends, FastAPI, Header, Response, status
 from fastapi.responses import JSONResponse
 from ray import serve
@@ -416,6 +418,34 @@ def install_order_routes(
         ):
             raise BookingNotFound("No such booking", booking_id=booking_id)
         return booking_read(booking)
+
+    @app.get(
+        "/bookings/{booking_id}/tickets/{seat}/qr",
+        responses={
+            **problems(401, 404),
+            200: {"content": {"image/png": {}}, "description": "The QR code"},
+        },
+        response_class=Response,
+        summary="A ticket's code as a QR image, for the door",
+    )
+    async def ticket_qr(booking_id: str, seat: str, caller: Caller) -> Response:
+        booking = await platform.transaction(
+            lambda session: orders_store.booking_view(session, booking_id)
+        )
+        if booking is None or (
+            booking.customer_id != caller.subject_id and not caller.is_staff
+        ):
+            raise BookingNotFound("No such booking", booking_id=booking_id)
+        ticket_id = next((t for t, s in booking.tickets if s == seat), None)
+        if ticket_id is None:
+            raise BookingNotFound(
+                "No ticket for that seat", booking_id=booking_id, seat=seat
+            )
+        image = io.BytesIO()
+        segno.make(platform.tickets.code_for(ticket_id), error="m").save(
+            image, kind="png", scale=6, border=4
+        )
+        return Response(image.getvalue(), media_type="image/png")
 
     @app.post(
         "/bookings/{booking_id}/cancel",

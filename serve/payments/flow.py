@@ -54,6 +54,11 @@ class CheckoutFlow:
 
     async def handle_event(self, event_id: str, kind: str, intent_id: str) -> None:
         """Act on a provider event; a repeat of a handled event does nothing."""
+        seen = await self._platform.transaction(
+            lambda session: orders_store.payment_event_seen(session, event_id)
+        )
+        if seen:
+            return
         intent = await self._provider.retrieve(intent_id)
         order = await self._platform.transaction(
             lambda session: orders_store.order_for_intent(session, intent_id)

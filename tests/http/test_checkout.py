@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import io
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -10,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+import segno
 from sqlalchemy import select
 
 from config.settings import Settings
@@ -412,3 +414,23 @@ def test_staff_cancelling_a_showtime_refunds_every_booking(
         assert "refund_issued" in outbox(http_settings, booking["order_id"])
         scan = check_in(client, admin, booking["tickets"][0]["code"])
         assert scan.json()["code"] == "ticket_cancelled"
+
+
+def test_a_ticket_code_is_served_as_a_qr_image(
+    client: httpx.Client, showtime: dict[str, Any], new_account: Callable[..., Account]
+) -> None:
+    customer = new_account()
+    booking = paid_booking(client, customer, showtime["id"], ["D4"])
+    path = f"/api/v1/booking/bookings/{booking['booking_id']}/tickets/D4/qr"
+
+    image = client.get(path, headers=customer.headers)
+    other = client.get(path, headers=new_account().headers)
+
+    expected = io.BytesIO()
+    segno.make(booking["tickets"][0]["code"], error="m").save(
+        expected, kind="png", scale=6, border=4
+    )
+    assert image.status_code == 200
+    assert image.headers["content-type"] == "image/png"
+    assert image.content == expected.getvalue()
+    assert other.status_code == 404

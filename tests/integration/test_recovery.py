@@ -1,20 +1,24 @@
 """The recovery sweep settles what a crash left between two checkout steps.
 
-A payments replica killed mid-checkout leaves exactly this state behind: the
-charge (or the booking) is recorded, the next step is not. The tests build that
-state with the real actor, database and local provider, skip the step the crash
-would have lost, and run the sweep the restarted replica runs.
+A payments replica killed mid-checkout leaves this state behind: the charge (or
+the booking) is recorded, the next step is not. The tests reach that state with
+the real actor, database and local provider, once by skipping the lost step and
+once by SIGKILLing a process that is running the steps, then run the sweep a
+restarted replica runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
+import ray
 
 from actors.directory import ShowtimeDirectory
 from actors.messages import (
@@ -204,5 +208,59 @@ def test_the_sweep_leaves_recent_and_unpaid_orders_alone(
         await h.flow.recover(idle_s=3600)
 
         assert (await h.reread(unpaid)).status is OrderStatus.AWAITING_PAYMENT
+
+    run(scenario)
+
+
+@ray.remote(num_cpus=0, max_retries=0)
+def pay_then_die(
+    database_url: str, namespace: str, order_id: str, die_after: str
+) -> None:
+    """Run checkout steps for an order in a process that SIGKILLs itself."""
+
+    async def steps() -> None:
+        settings = Settings(database_url=database_url, ray_namespace=namespace)
+        platform = Platform(settings)
+        provider = LocalProvider(platform)
+        directory = ShowtimeDirectory(
+            ActorOptions.from_settings(settings), namespace=namespace
+        )
+        order = await platform.transaction(lambda s: orders_store.order(s, order_id))
+        assert order is not None
+        assert order.payment_intent_id is not None
+        await provider.confirm(order.payment_intent_id, "pm_card_visa")
+        if die_after == "booking":
+            await directory.submit(
+                order.showtime_id,
+                [
+                    ConfirmHold(
+                        f"confirm:{order.id}",
+                        order.customer_id,
+                        order.hold_id,
+                        order.payment_intent_id,
+                    )
+                ],
+            )
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    asyncio.run(steps())
+
+
+@pytest.mark.parametrize("die_after", ["charge", "booking"])
+def test_a_process_killed_mid_checkout_leaves_nothing_the_sweep_cannot_finish(
+    run: Callable[..., None], sqlite_url: str, ray_cluster: str, die_after: str
+) -> None:
+    async def scenario(h: Harness) -> None:
+        order = await h.order("kim", "B1")
+
+        with pytest.raises(ray.exceptions.WorkerCrashedError):
+            await pay_then_die.remote(sqlite_url, ray_cluster, order.id, die_after)
+        await h.flow.recover(idle_s=0)
+
+        current = await h.reread(order)
+        intent = await h.provider.retrieve(order.payment_intent_id or "")
+        assert current.status is OrderStatus.CONFIRMED
+        assert current.booking_id is not None
+        assert intent.amount_refunded == 0
 
     run(scenario)
