@@ -384,6 +384,19 @@ def install_order_routes(
             raise OrderNotFound("No such order", order_id=order_id)
         return order_read(order)
 
+    async def own_booking(
+        booking_id: str, caller: Principal
+    ) -> orders_store.BookingView:
+        """The caller's booking (staff see all); anyone else's is not found."""
+        booking = await platform.transaction(
+            lambda session: orders_store.booking_view(session, booking_id)
+        )
+        if booking is None or (
+            booking.customer_id != caller.subject_id and not caller.is_staff
+        ):
+            raise BookingNotFound("No such booking", booking_id=booking_id)
+        return booking
+
     def booking_read(booking: orders_store.BookingView) -> BookingRead:
         return BookingRead(
             booking_id=booking.booking_id,
@@ -410,13 +423,7 @@ def install_order_routes(
         summary="One booking with its tickets",
     )
     async def get_booking(booking_id: str, caller: Caller) -> BookingRead:
-        booking = await platform.transaction(
-            lambda session: orders_store.booking_view(session, booking_id)
-        )
-        if booking is None or (
-            booking.customer_id != caller.subject_id and not caller.is_staff
-        ):
-            raise BookingNotFound("No such booking", booking_id=booking_id)
+        booking = await own_booking(booking_id, caller)
         return booking_read(booking)
 
     @app.get(
@@ -429,13 +436,7 @@ def install_order_routes(
         summary="A ticket's code as a QR image, for the door",
     )
     async def ticket_qr(booking_id: str, seat: str, caller: Caller) -> Response:
-        booking = await platform.transaction(
-            lambda session: orders_store.booking_view(session, booking_id)
-        )
-        if booking is None or (
-            booking.customer_id != caller.subject_id and not caller.is_staff
-        ):
-            raise BookingNotFound("No such booking", booking_id=booking_id)
+        booking = await own_booking(booking_id, caller)
         ticket_id = next((t for t, s in booking.tickets if s == seat), None)
         if ticket_id is None:
             raise BookingNotFound(
@@ -453,13 +454,7 @@ def install_order_routes(
         summary="Cancel a booking: seats go back on sale and the payment is refunded",
     )
     async def cancel_booking(booking_id: str, caller: Caller) -> CancellationRead:
-        booking = await platform.transaction(
-            lambda session: orders_store.booking_view(session, booking_id)
-        )
-        if booking is None or (
-            booking.customer_id != caller.subject_id and not caller.is_staff
-        ):
-            raise BookingNotFound("No such booking", booking_id=booking_id)
+        booking = await own_booking(booking_id, caller)
         if not caller.is_staff:
             showtime = await platform.transaction(
                 lambda session: catalog_store.showtime(session, booking.showtime_id)
