@@ -75,26 +75,34 @@ class PlatformMiddleware:
             if declared is not None and declared > self.max_body_bytes:
                 await self._refuse(scope, receive, send_with_headers)
                 return
-            await self.app(scope, self._bounded(receive), send_with_headers)
+            body = await self._read_bounded(receive)
+            if body is None:
+                await self._refuse(scope, receive, send_with_headers)
+                return
+            await self.app(scope, _replay(body, receive), send_with_headers)
         finally:
             request_id_var.reset(token)
 
-    def _bounded(self, receive: Receive) -> Receive:
+    async def _read_bounded(self, receive: Receive) -> bytes | None:
+        """The whole body, or None once it grows past the limit.
+
+        Read here rather than while the app reads it: FastAPI turns any error
+        raised while it reads a body into a generic 400.
+        """
+        chunks: list[bytes] = []
         received = 0
-        limit = self.max_body_bytes
-
-        async def bounded_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise PayloadTooLarge(
-                        f"Request bodies are limited to {limit} bytes", limit=limit
-                    )
-            return message
-
-        return bounded_receive
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         error = PayloadTooLarge(
@@ -102,6 +110,20 @@ class PlatformMiddleware:
             limit=self.max_body_bytes,
         )
         await problem_response(error)(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands over the body read already, then the real stream."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def _request_id_from(scope: Scope, *, trust_header: bool) -> str:

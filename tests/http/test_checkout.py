@@ -434,3 +434,26 @@ def test_a_ticket_code_is_served_as_a_qr_image(
     assert image.headers["content-type"] == "image/png"
     assert image.content == expected.getvalue()
     assert other.status_code == 404
+
+
+def test_a_kiosk_api_key_checks_tickets_in(
+    client: httpx.Client,
+    admin: Account,
+    showtime: dict[str, Any],
+    new_account: Callable[..., Account],
+) -> None:
+    booking = paid_booking(client, new_account(), showtime["id"], ["D5"])
+    kiosk = client.post(
+        "/api/v1/users/api-keys",
+        json={"name": "door 3", "client_kind": "kiosk"},
+        headers=admin.headers,
+    ).json()
+
+    admitted = client.post(
+        "/api/v1/booking/checkin",
+        json={"code": booking["tickets"][0]["code"]},
+        headers={"X-API-Key": kiosk["key"]},
+    )
+
+    assert admitted.status_code == 200
+    assert admitted.json()["seat"] == "D5"
