@@ -28,6 +28,9 @@ from persistence.database import Database
 logger = logging.getLogger(__name__)
 
 ACTOR_NAME_PREFIX = "showtime:"
+# TODO: one process per live showtime costs about 78 MiB (USS) and 1.5 s to
+# activate (`make bench`); thousands of live showtimes would need several
+# showtimes per process (sharding), or passivation well before the default idle.
 # One async actor may have this many calls in progress; each is cheap while it
 # waits for its group commit, so the bound is about memory, not CPU.
 MAX_CONCURRENT_CALLS = 2000

@@ -145,6 +145,8 @@ def install_routes(
         summary="The seat map, with a version that changes with every change",
     )
     async def seats(showtime_id: str) -> SeatMapRead:
+        # TODO: each read is an actor call; during a rush a versioned copy the
+        # actor publishes would keep reads from queueing behind holds.
         view = await directory.seat_map(showtime_id)
         if isinstance(view, MarqueeError):
             raise view
@@ -318,9 +320,9 @@ def install_order_routes(
                 "The hold already has an order", hold_id=body.hold_id
             ) from exc
 
-        # TODO: a crash between the order row and the intent leaves an order
-        # with no intent until a recovery sweep (not built yet) fails it; the
-        # hold then stays pinned for the payment window.
+        # NOTE: a crash between the order row and the intent leaves an order
+        # with no intent; the recovery sweep fails it (nothing was charged), and
+        # the hold stays pinned until its extended expiry.
         try:
             intent = await provider.create_intent(
                 order_id=order_id, amount=order.amount_cents, currency=order.currency
