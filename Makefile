@@ -4,7 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench load clean
+
+# `make load`: a bounded headless run against a running `make run`.
+LOAD_HOST ?= http://127.0.0.1:8000
+LOAD_USERS ?= 20
+LOAD_TIME ?= 60s
 
 $(INSTALLED): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +36,11 @@ format: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench.actor_footprint
+
+load: $(INSTALLED)
+	$(BIN)/locust -f load/locustfile.py --headless --host $(LOAD_HOST) \
+		--users $(LOAD_USERS) --spawn-rate $(LOAD_USERS) --run-time $(LOAD_TIME) \
+		--only-summary $(LOCUST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

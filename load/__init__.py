@@ -1,0 +1,1 @@
+"""Locust load scripts for Marquee (`make load`)."""

@@ -1,0 +1,1 @@
+"""Load scenarios: browse, rush, mixed traffic and abandoners."""
