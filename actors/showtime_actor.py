@@ -34,6 +34,7 @@ ACTOR_NAME_PREFIX = "showtime:"
 # One async actor may have this many calls in progress; each is cheap while it
 # waits for its group commit, so the bound is about memory, not CPU.
 MAX_CONCURRENT_CALLS = 2000
+MISSING_SHOWTIME_LINGER_S = 5.0
 
 
 def actor_name(showtime_id: str) -> str:
@@ -115,7 +116,10 @@ class ShowtimeActor:
 
     async def start(self) -> None:
         if self._missing is not None:
-            # Nothing to own: leave, so that the name does not linger.
+            # Nothing to own: answer "not found" for a moment (callers racing
+            # in would otherwise recreate this actor again and again), then
+            # leave so that the name does not linger.
+            await asyncio.sleep(MISSING_SHOWTIME_LINGER_S)
             self._closing = True
             exit_actor()
         self._ensure_ticker()

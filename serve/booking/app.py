@@ -33,6 +33,7 @@ from actors.errors import (
     HoldNotFound,
     MarqueeError,
     OrderNotFound,
+    ShowtimeNotFound,
     ShowtimeUnavailable,
     TicketCancelled,
     TicketForged,
@@ -138,6 +139,22 @@ def install_routes(
 ) -> None:
     settings = platform.settings
     Caller = Annotated[Principal, Depends(platform.authenticate)]
+    known_showtimes: set[str] = set()
+
+    async def ensure_showtime(showtime_id: str) -> None:
+        """Refuse unknown showtimes here, before any actor is started for one.
+
+        Otherwise every made-up id would cost an actor process. Known ids are
+        remembered by this replica, so this reads the database once per id.
+        """
+        if showtime_id in known_showtimes:
+            return
+        exists = await platform.transaction(
+            lambda session: catalog_store.showtime(session, showtime_id) is not None
+        )
+        if not exists:
+            raise ShowtimeNotFound("No such showtime", showtime_id=showtime_id)
+        known_showtimes.add(showtime_id)
 
     @app.get(
         "/showtimes/{showtime_id}/seats",
@@ -145,6 +162,7 @@ def install_routes(
         summary="The seat map, with a version that changes with every change",
     )
     async def seats(showtime_id: str) -> SeatMapRead:
+        await ensure_showtime(showtime_id)
         # TODO: each read is an actor call; during a rush a versioned copy the
         # actor publishes would keep reads from queueing behind holds.
         view = await directory.seat_map(showtime_id)
@@ -167,6 +185,7 @@ def install_routes(
         await platform.limit(
             "holds", caller.subject_id, settings.rate_limit_holds_per_minute
         )
+        await ensure_showtime(showtime_id)
         command = HoldSeats(
             request_id=request_id_for(caller, idempotency_key),
             customer_id=caller.subject_id,

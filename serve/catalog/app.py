@@ -409,6 +409,11 @@ def install_routes(
         summary="Cancel a showtime: sales close, holds go, bookings are refunded",
     )
     async def cancel_showtime(showtime_id: str, staff: Staff) -> ShowtimeRead:
+        exists = await platform.transaction(
+            lambda session: catalog_store.showtime(session, showtime_id) is not None
+        )
+        if not exists:
+            raise ShowtimeNotFound("No such showtime", showtime_id=showtime_id)
         # The actor closes sales first, so that no hold can slip in after the
         # catalog says cancelled. Its request id makes a retry harmless.
         (outcome,) = await directory.submit(

@@ -215,3 +215,24 @@ def test_oversized_bodies_are_refused(client: httpx.Client) -> None:
 
     assert response.status_code == 413
     assert response.json()["code"] == "payload_too_large"
+
+
+def test_made_up_showtime_ids_start_no_actor(
+    client: httpx.Client, new_account: Callable[..., Account]
+) -> None:
+    import ray
+
+    customer = new_account()
+    made_up = [f"made-up-{n}-{time.time_ns()}" for n in range(3)]
+
+    for showtime_id in made_up:
+        seats = client.get(f"/api/v1/booking/showtimes/{showtime_id}/seats")
+        held = client.post(
+            f"/api/v1/booking/showtimes/{showtime_id}/holds",
+            json={"count": 1},
+            headers=customer.headers,
+        )
+        assert seats.status_code == held.status_code == 404
+
+    names = {entry["name"] for entry in ray.util.list_named_actors(all_namespaces=True)}
+    assert not {f"showtime:{showtime_id}" for showtime_id in made_up} & names
