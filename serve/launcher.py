@@ -7,12 +7,14 @@ or SIGTERM shuts down everything it started.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import socket
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 
 import ray
@@ -68,6 +70,7 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    node_id = ray.get_runtime_context().get_node_id()
     try:
         start_serve(settings)
         deploy(settings)
@@ -79,7 +82,29 @@ def main() -> int:
         # keeps the ports (shared/RAY-NOTES.md, section 7).
         serve.shutdown()
         ray.shutdown()
+        if settings.ray_address is None:
+            stop_orphaned_haproxy(node_id)
     return 0
+
+
+def stop_orphaned_haproxy(node_id: str) -> None:
+    """End an HAProxy this run started that outlived its cluster.
+
+    When Serve's controller does not finish shutting down in time (seen under
+    load), the HAProxy child of its manager survives `ray.shutdown()` and keeps
+    the ports. Only processes whose config lies in this node's own directory
+    are touched.
+    """
+    marker = f"/{node_id}/haproxy.cfg"
+    for process in Path("/proc").glob("[0-9]*"):
+        try:
+            command = (process / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue  # Gone already, or not ours to read.
+        if b"haproxy" in command and marker.encode() in command:
+            logger.warning("stopping HAProxy %s left behind by Serve", process.name)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(process.name), signal.SIGTERM)
 
 
 def check_port_free(host: str, port: int) -> None:
