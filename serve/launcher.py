@@ -118,14 +118,17 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def ingress_environment(settings: Settings) -> dict[str, str]:
-    return HAPROXY_ENVIRONMENT if settings.ingress is Ingress.HAPROXY else {}
+    if settings.ingress is not Ingress.HAPROXY:
+        return {}
+    if settings.ray_address is None:
+        return {**HAPROXY_ENVIRONMENT, **LOCAL_CLUSTER_ENVIRONMENT}
+    return HAPROXY_ENVIRONMENT
 
 
 def start_ray(settings: Settings) -> None:
     if settings.ray_address is None:
         # A local cluster inherits this process's environment in every worker.
         os.environ.update(ingress_environment(settings))
-        os.environ.update(LOCAL_CLUSTER_ENVIRONMENT)
     ray.init(
         address=settings.ray_address,
         namespace=settings.ray_namespace,
