@@ -233,14 +233,20 @@ class Admission:
     first_time: bool
 
 
-def admit(session: Session, ticket_id: str, now: datetime) -> Admission | None:
-    """Admit a live ticket once. None for an unknown ticket.
+def admit(
+    session: Session, ticket_id: str, now: datetime, showtime_id: str | None
+) -> Admission | None:
+    """Admit a live ticket of `showtime_id` (any, if None) once.
 
-    A conditional update, so two scanners at two doors cannot both admit it.
+    None for an unknown ticket. A ticket of another showtime, or a cancelled
+    one, is returned unchanged, so refusing it at one door cannot spend it. A
+    conditional update, so two scanners at two doors cannot both admit it.
     """
     ticket = session.get(TicketRecord, ticket_id)
     if ticket is None:
         return None
+    if showtime_id is not None and ticket.showtime_id != showtime_id:
+        return _admission(ticket, first_time=False)
     admitted = session.execute(
         update(TicketRecord)
         .where(
@@ -252,6 +258,10 @@ def admit(session: Session, ticket_id: str, now: datetime) -> Admission | None:
     )
     first_time = bool(admitted.rowcount == 1)  # type: ignore[attr-defined]
     session.refresh(ticket)
+    return _admission(ticket, first_time=first_time)
+
+
+def _admission(ticket: TicketRecord, *, first_time: bool) -> Admission:
     return Admission(
         ticket_id=ticket.id,
         showtime_id=ticket.showtime_id,

@@ -522,7 +522,9 @@ def install_order_routes(
             raise TicketForged("This is not a genuine ticket code")
         now = datetime.now(UTC)
         admission = await platform.transaction(
-            lambda session: orders_store.admit(session, ticket_id, now)
+            lambda session: orders_store.admit(
+                session, ticket_id, now, body.showtime_id
+            )
         )
         if admission is None:
             raise TicketForged("No ticket has this code", ticket_id=ticket_id)
