@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -33,13 +34,13 @@ class Verdict:
 class LocalLimiter:
     """Per-process fixed windows."""
 
-    def __init__(self, clock: object = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._counts: dict[str, int] = {}
         self._window = 0
 
     def hit(self, key: str, limit: int) -> Verdict:
-        now = self._clock()  # type: ignore[operator]
+        now = self._clock()
         window = int(now // WINDOW_S)
         if window != self._window or len(self._counts) > MAX_LOCAL_KEYS:
             self._counts.clear()
@@ -53,7 +54,9 @@ class LocalLimiter:
 class RateLimiter:
     """Counts hits per key and minute; raises `RateLimited` past the limit."""
 
-    def __init__(self, redis: Redis | None, *, clock: object = time.time) -> None:
+    def __init__(
+        self, redis: Redis | None, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self._redis = redis
         self._clock = clock
         self._local = LocalLimiter(clock)
@@ -72,7 +75,7 @@ class RateLimiter:
     async def _hit(self, key: str, limit: int) -> Verdict:
         if self._redis is None:
             return self._local.hit(key, limit)
-        now = self._clock()  # type: ignore[operator]
+        now = self._clock()
         window = int(now // WINDOW_S)
         windowed = f"{key}:{window}"
         try:

@@ -7,6 +7,7 @@ so the whole checkout runs with no network.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 import secrets
@@ -256,15 +257,7 @@ class StripeProvider:
             )
         )
         intent = await self.retrieve(intent_id)
-        return Intent(
-            intent_id=intent.intent_id,
-            client_secret=intent.client_secret,
-            status=intent.status,
-            amount=intent.amount,
-            currency=intent.currency,
-            order_id=intent.order_id,
-            amount_refunded=int(refund.amount),
-        )
+        return dataclasses.replace(intent, amount_refunded=int(refund.amount))
 
     async def _call(self, work: Any) -> Any:
         try:
