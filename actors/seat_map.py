@@ -76,6 +76,67 @@ IDEAL_ROW_FRACTION = 2 / 3
 ROW_DISTANCE_WEIGHT = 2.0
 
 
+def best_block(
+    layout: Layout,
+    count: int,
+    category: SeatCategory,
+    is_free: Callable[[int], bool],
+) -> tuple[int, ...] | None:
+    """The best `count` side-by-side free seats of `category` in one row.
+
+    Candidates that would leave a single empty seat stranded beside them are
+    taken only when no other candidate exists; among the rest the one whose
+    centre is nearest the ideal spot wins, ties going to the front and left.
+    Pure, so that anything holding a layout and a free-seat test can use it.
+    """
+    seats = layout.seats
+    ideal_row = (len(layout.rows) - 1) * IDEAL_ROW_FRACTION
+    ideal_column = (layout.width - 1) / 2
+    best: tuple[tuple[bool, float, int, int], tuple[int, ...]] | None = None
+    for block in layout.blocks:
+        if len(block) < count:
+            continue
+        row_index = seats[block[0]].row_index
+        row_cost = abs(row_index - ideal_row) * ROW_DISTANCE_WEIGHT
+        run = 0
+        for position, index in enumerate(block):
+            if seats[index].category is category and is_free(index):
+                run += 1
+            else:
+                run = 0
+            if run < count:
+                continue
+            start = position - count + 1
+            strands = _strands_a_seat(block, start, position, is_free)
+            centre = (seats[block[start]].column + seats[index].column) / 2
+            cost = (row_cost**2 + (centre - ideal_column) ** 2) ** 0.5
+            key = (strands, cost, row_index, seats[block[start]].column)
+            if best is None or key < best[0]:
+                best = (key, block[start : position + 1])
+    return None if best is None else best[1]
+
+
+def _strands_a_seat(
+    block: tuple[int, ...],
+    start: int,
+    end: int,
+    is_free: Callable[[int], bool],
+) -> bool:
+    """Whether taking block[start..end] leaves one free seat alone at a side."""
+    left_alone = (
+        start >= 1
+        and is_free(block[start - 1])
+        and (start == 1 or not is_free(block[start - 2]))
+    )
+    last = len(block) - 1
+    right_alone = (
+        end < last
+        and is_free(block[end + 1])
+        and (end + 1 == last or not is_free(block[end + 2]))
+    )
+    return left_alone or right_alone
+
+
 class SeatStatus(enum.StrEnum):
     FREE = "free"
     HELD = "held"
@@ -166,8 +227,6 @@ class SeatMap:
             )
         self._new_id = id_factory
         self._seat_by_label = self.layout.seat_by_label()
-        self._ideal_row = (len(self.layout.rows) - 1) * IDEAL_ROW_FRACTION
-        self._ideal_column = (self.layout.width - 1) / 2
 
         seat_count = len(self.layout.seats)
         self._status: list[SeatStatus] = [SeatStatus.FREE] * seat_count
@@ -395,12 +454,7 @@ class SeatMap:
     def _best_available(
         self, count: int | None, category: SeatCategory, reusable: set[int]
     ) -> tuple[int, ...]:
-        """The best `count` side-by-side free seats of `category` in one row.
-
-        Candidates that would leave a single empty seat stranded beside them are
-        taken only when no other candidate exists; among the rest the one whose
-        centre is nearest the ideal spot wins, ties going to the front and left.
-        """
+        """The best `count` free seats of `category` (see `best_block`)."""
         if count is None:
             raise InvalidSeatCount(
                 "Name seats or give a count", showtime_id=self.showtime_id
@@ -411,33 +465,12 @@ class SeatMap:
                 f"No such seat category: {category!r}", showtime_id=self.showtime_id
             )
 
-        seats = self.layout.seats
         status = self._status
 
         def is_free(index: int) -> bool:
             return status[index] is SeatStatus.FREE or index in reusable
 
-        best: tuple[tuple[bool, float, int, int], tuple[int, ...]] | None = None
-        for block in self.layout.blocks:
-            if len(block) < count:
-                continue
-            row_index = seats[block[0]].row_index
-            row_cost = abs(row_index - self._ideal_row) * ROW_DISTANCE_WEIGHT
-            run = 0
-            for position, index in enumerate(block):
-                if seats[index].category is category and is_free(index):
-                    run += 1
-                else:
-                    run = 0
-                if run < count:
-                    continue
-                start = position - count + 1
-                strands = self._strands_a_seat(block, start, position, is_free)
-                centre = (seats[block[start]].column + seats[index].column) / 2
-                cost = (row_cost**2 + (centre - self._ideal_column) ** 2) ** 0.5
-                key = (strands, cost, row_index, seats[block[start]].column)
-                if best is None or key < best[0]:
-                    best = (key, block[start : position + 1])
+        best = best_block(self.layout, count, category, is_free)
         if best is None:
             raise NotEnoughSeats(
                 f"No {count} {category.value} seats free side by side",
@@ -445,28 +478,7 @@ class SeatMap:
                 count=count,
                 category=category.value,
             )
-        return best[1]
-
-    @staticmethod
-    def _strands_a_seat(
-        block: tuple[int, ...],
-        start: int,
-        end: int,
-        is_free: Callable[[int], bool],
-    ) -> bool:
-        """Whether taking block[start..end] leaves one free seat alone at a side."""
-        left_alone = (
-            start >= 1
-            and is_free(block[start - 1])
-            and (start == 1 or not is_free(block[start - 2]))
-        )
-        last = len(block) - 1
-        right_alone = (
-            end < last
-            and is_free(block[end + 1])
-            and (end + 1 == last or not is_free(block[end + 2]))
-        )
-        return left_alone or right_alone
+        return best
 
     def _active_hold_of(self, hold_id: str, customer_id: str) -> Hold:
         hold = self._holds.get(hold_id)
@@ -761,8 +773,6 @@ class SeatMap:
         copy.layout = self.layout
         copy._new_id = self._new_id
         copy._seat_by_label = self._seat_by_label
-        copy._ideal_row = self._ideal_row
-        copy._ideal_column = self._ideal_column
         copy._status = list(self._status)
         copy._owner = list(self._owner)
         copy._blocked = set(self._blocked)
