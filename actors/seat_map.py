@@ -92,12 +92,21 @@ def best_block(
     seats = layout.seats
     ideal_row = (len(layout.rows) - 1) * IDEAL_ROW_FRACTION
     ideal_column = (layout.width - 1) / 2
+
+    def row_cost_of(block: tuple[int, ...]) -> float:
+        return abs(seats[block[0]].row_index - ideal_row) * ROW_DISTANCE_WEIGHT
+
     best: tuple[tuple[bool, float, int, int], tuple[int, ...]] | None = None
-    for block in layout.blocks:
+    # Rows nearest the ideal first: a candidate costs at least its row's cost,
+    # so once a candidate stranding nobody is found, rows costing more than it
+    # cannot win and the search stops (in a rush, after a row or two).
+    for block in sorted(layout.blocks, key=row_cost_of):
         if len(block) < count:
             continue
+        row_cost = row_cost_of(block)
+        if best is not None and not best[0][0] and row_cost > best[0][1]:
+            break
         row_index = seats[block[0]].row_index
-        row_cost = abs(row_index - ideal_row) * ROW_DISTANCE_WEIGHT
         run = 0
         for position, index in enumerate(block):
             if seats[index].category is category and is_free(index):
@@ -195,6 +204,27 @@ class Decision:
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+# A hold id names its showtime, so that whoever gets one back (a release, an
+# order) can go straight to the showtime's actor without a database lookup.
+HOLD_ID_SEPARATOR = "~"
+HOLD_ID_MAX_LENGTH = 64
+HOLD_ID_RANDOM_LENGTH = 24
+
+
+def hold_id_for(showtime_id: str, unique: str) -> str:
+    """`<showtime id>~<random>`, or just `unique` if that would not fit."""
+    combined = f"{showtime_id}{HOLD_ID_SEPARATOR}{unique[:HOLD_ID_RANDOM_LENGTH]}"
+    if len(combined) > HOLD_ID_MAX_LENGTH or HOLD_ID_SEPARATOR in showtime_id:
+        return unique
+    return combined
+
+
+def showtime_of_hold(hold_id: str) -> str | None:
+    """The showtime a hold id names, or None for an id that names none."""
+    showtime_id, separator, _ = hold_id.rpartition(HOLD_ID_SEPARATOR)
+    return showtime_id if separator and showtime_id else None
 
 
 class SeatMap:
@@ -390,7 +420,7 @@ class SeatMap:
             for index in seat_indexes
         )
         event = HoldPlaced(
-            hold_id=self._new_id(),
+            hold_id=hold_id_for(self.showtime_id, self._new_id()),
             customer_id=command.customer_id,
             seats=self.labels(seat_indexes),
             created_at=now,

@@ -78,6 +78,8 @@ class ActorStatus:
     epoch: int
     version: int
     commits: int
+    committed_events: int
+    commit_seconds: float
     holds: int
     bookings: int
     restored_in_s: float
@@ -99,7 +101,7 @@ class ShowtimeActor:
         self._showtime_id = showtime_id
         self._options = options
         self._database = Database(
-            options.database_url, pool_size=options.database_pool_size
+            options.database_url, pool_size=options.database_pool_size, pre_ping=False
         )
         self._engine = ShowtimeEngine(self._database, showtime_id, options.engine)
         self._missing: ShowtimeNotFound | None = None
@@ -151,6 +153,8 @@ class ShowtimeActor:
             epoch=self._engine.epoch,
             version=committed.version,
             commits=self._engine.commits,
+            committed_events=self._engine.committed_events,
+            commit_seconds=self._engine.commit_seconds,
             holds=len(committed.holds()),
             bookings=len(committed.bookings()),
             restored_in_s=self._restored_in_s,

@@ -21,8 +21,17 @@ STATEMENT_TIMEOUT_MS = 15_000
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
-def create_database_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """An engine with timeouts on connect and on every statement."""
+def create_database_engine(
+    url: str, *, pool_size: int = 5, pre_ping: bool = True
+) -> Engine:
+    """An engine with timeouts on connect and on every statement.
+
+    `pre_ping` tests each connection as it leaves the pool (a round trip), so a
+    database restart costs nobody a failed request. A showtime actor turns it
+    off: it checks out a connection once per group commit, a failed commit is
+    already answered "retry" and rebuilt, and the ping would add a round trip
+    to every commit that waits on it.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database:
@@ -44,7 +53,7 @@ def create_database_engine(url: str, *, pool_size: int = 5) -> Engine:
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_recycle=1800,
         pool_timeout=CONNECT_TIMEOUT_S,
         connect_args=connect_args,
@@ -65,9 +74,11 @@ def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
 class Database:
     """An engine and the session factory over it."""
 
-    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+    def __init__(self, url: str, *, pool_size: int = 5, pre_ping: bool = True) -> None:
         self.url = url
-        self.engine = create_database_engine(url, pool_size=pool_size)
+        self.engine = create_database_engine(
+            url, pool_size=pool_size, pre_ping=pre_ping
+        )
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def session(self) -> Session:

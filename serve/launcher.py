@@ -39,10 +39,45 @@ HAPROXY_ENVIRONMENT = {
     "RAY_SERVE_ENABLE_HA_PROXY": "1",
     "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
     "RAY_SERVE_HAPROXY_NBTHREAD": "1",
+    "RAY_SERVE_HAPROXY_METRICS_ENABLED": "0",
 }
 # On one machine HAProxy is the only load balancer and reloads in about a
 # second, so a stopping replica need not stay reachable for Serve's default 30 s.
 LOCAL_CLUSTER_ENVIRONMENT = {"RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def private_haproxy_environment(directory: Path, *, first_port: int) -> dict[str, str]:
+    """The HAProxy ingress on ports and paths of its own, beside another one.
+
+    For test and benchmark clusters on a machine where `make run` may be up:
+    every listener HAProxy and Serve open moves off its default, replicas take
+    ports from `first_port` on, and the sockets and config live in `directory`.
+    """
+    return {
+        **HAPROXY_ENVIRONMENT,
+        "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()),
+        "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port()),
+        "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT": str(free_port()),
+        "RAY_SERVE_FALLBACK_PROXY_GRPC_PORT": str(free_port()),
+        "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": str(first_port),
+        "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": str(first_port + 300),
+        "RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT": str(first_port + 400),
+        "RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT": str(first_port + 700),
+        "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": str(directory / "haproxy.cfg"),
+        "RAY_SERVE_HAPROXY_SOCKET_PATH": str(directory / "admin.sock"),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(directory),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(directory / "server-state"),
+        "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": str(directory / "metrics.sock"),
+        # A stopping replica stays reachable this long (30 s by default) so that
+        # load balancers can deregister it; nothing here needs that.
+        "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "0.5",
+    }
 
 
 class PortInUse(RuntimeError):

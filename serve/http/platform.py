@@ -143,6 +143,7 @@ def bind_deployment(
         ray_actor_options={"num_cpus": 0},
         graceful_shutdown_timeout_s=settings.graceful_shutdown_s,
         graceful_shutdown_wait_loop_s=min(2.0, settings.graceful_shutdown_s),
+        logging_config={"enable_access_log": settings.access_log},
     ).bind(settings, *extra_args)
     return bound
 

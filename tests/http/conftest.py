@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,38 +22,10 @@ from ray import serve
 from config.settings import Settings
 from persistence.schema import migrate
 from serve.apps import deploy
-from serve.launcher import HAPROXY_ENVIRONMENT
+from serve.launcher import free_port, private_haproxy_environment
 
 ADMIN_EMAIL = "admin@marquee.test"
 ADMIN_PASSWORD = "admin-password-for-tests"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def haproxy_environment(directory: Path) -> dict[str, str]:
-    return {
-        **HAPROXY_ENVIRONMENT,
-        "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()),
-        "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port()),
-        "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT": str(free_port()),
-        "RAY_SERVE_FALLBACK_PROXY_GRPC_PORT": str(free_port()),
-        "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": "32100",
-        "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": "32400",
-        "RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT": "32500",
-        "RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT": "32800",
-        "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": str(directory / "haproxy.cfg"),
-        "RAY_SERVE_HAPROXY_SOCKET_PATH": str(directory / "admin.sock"),
-        "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(directory),
-        "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(directory / "server-state"),
-        "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": str(directory / "metrics.sock"),
-        # A stopping replica stays reachable this long (30 s by default) so that
-        # load balancers can deregister it; nothing here needs that.
-        "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "0.5",
-    }
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +43,8 @@ def http_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         rate_limit_per_minute=100_000,
         booking_replicas=1,
         hold_ttl_s=480,
+        # Tests read the seat map right after a change; no stale copies.
+        seat_map_max_age_s=0,
         graceful_shutdown_s=0.5,
         # Each test's showtime actor leaves soon after its test.
         actor_idle_s=20,
@@ -85,7 +58,7 @@ def base_url(
 ) -> Iterator[str]:
     # HAProxy refuses socket paths over 97 bytes, and Ray adds a node id to it.
     haproxy_directory = Path(tempfile.mkdtemp(prefix="mq-", dir="/tmp"))
-    environment = haproxy_environment(haproxy_directory)
+    environment = private_haproxy_environment(haproxy_directory, first_port=32100)
     serve.start(
         http_options={"host": "127.0.0.1", "port": http_settings.http_port},
         controller_options={"runtime_env": {"env_vars": environment}},

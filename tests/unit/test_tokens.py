@@ -57,3 +57,33 @@ def test_an_expired_token_is_refused() -> None:
 
     with pytest.raises(NotAuthenticated, match="expired"):
         service(NEW, now=1_800_000_000 + 901).verify_access(token)
+
+
+def test_a_remembered_token_is_still_refused_once_it_expires() -> None:
+    clock = [1_800_000_000.0]
+    tokens = TokenService(
+        [NEW],
+        issuer="marquee",
+        audience="marquee-api",
+        access_ttl_s=900,
+        refresh_ttl_s=3600,
+        clock=lambda: clock[0],
+    )
+    token = tokens.issue_access("u1", ["customer"]).token
+    assert tokens.verify_access(token).subject_id == "u1"
+    assert tokens.verify_access(token).subject_id == "u1"  # remembered
+
+    clock[0] += 901
+    with pytest.raises(NotAuthenticated, match="expired"):
+        tokens.verify_access(token)
+
+
+def test_a_tampered_token_is_refused_even_after_the_genuine_one_was_seen() -> None:
+    tokens = service(NEW)
+    token = tokens.issue_access("u1", ["customer"]).token
+    tokens.verify_access(token)
+    header, payload, signature = token.split(".")
+    forged = ".".join((header, payload, signature[::-1]))
+
+    with pytest.raises(NotAuthenticated):
+        tokens.verify_access(forged)

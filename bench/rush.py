@@ -1,0 +1,430 @@
+"""The premiere rush: Marquee against the conventional reference, same run.
+
+    python -m bench.rush [--duration 8] [--clients 64] [--only named,party]
+
+Starts Marquee's booking application on a Ray cluster of its own (HAProxy
+ingress, the settings `make run` uses) and the reference (`bench/reference`)
+on uvicorn, both on Postgres with `synchronous_commit` on, then drives each
+with the same closed-loop clients (`bench/loadgen.py`) and prints a table with
+the ratios issue 5 asks for. Absolute figures drift on a shared machine; the
+ratios, taken minutes apart on the same machine, are what to compare.
+Checks nothing: timings are not behaviour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import ray
+from ray import serve
+from ray.serve.api import RunTarget
+from sqlalchemy import create_engine, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from actors.showtime_actor import actor_name
+from bench.reference.app import add_showtime, create_schema
+from config.settings import Settings
+from persistence import showtime_store
+from persistence.database import Database
+from persistence.models import Base
+from persistence.schema import migrate
+from serve.booking.app import ROUTE_PREFIX, booking_application
+from serve.http.auth import TokenService
+from serve.launcher import free_port, private_haproxy_environment
+
+SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+BENCH_DATABASE = "marquee_bench"
+BENCH_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
+NAMESPACE = "marquee-bench"
+# 20 rows of 25 seats with an aisle: 500 seats, the size of a large house.
+BENCH_LAYOUT = ["SSSSSSSSSSSS.SSSSSSSSSSSSS"] * 20
+PRICES = {"standard": 1200, "premium": 1600, "wheelchair": 1200, "companion": 1200}
+HOT_SHOWTIME = "bench-000"
+MANY_SHOWTIMES = [f"bench-{n:03d}" for n in range(50)]
+FIRST_REPLICA_PORT = 33100
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    port: int
+    prefix: str
+    trivial_path: str
+
+
+@dataclass
+class Row:
+    label: str
+    marquee: dict[str, Any] | None = None
+    reference: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def ensure_database() -> None:
+    server = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        exists = connection.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"),
+            {"name": BENCH_DATABASE},
+        )
+        if not exists:
+            connection.execute(text(f"CREATE DATABASE {BENCH_DATABASE}"))
+        durable = connection.scalar(text("SHOW synchronous_commit"))
+    server.dispose()
+    if durable != "on":
+        raise SystemExit(f"synchronous_commit is {durable}; the benchmark needs on")
+
+
+def reset_database() -> None:
+    engine = create_engine(BENCH_URL)
+    with engine.begin() as connection:
+        Base.metadata.drop_all(connection)
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        for table in ("reference_holds", "reference_seats", "reference_showtimes"):
+            connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
+    engine.dispose()
+    migrate(BENCH_URL)
+
+    now = datetime.now(UTC)
+    database = Database(BENCH_URL, pool_size=1)
+    with database.sessions.begin() as session:
+        showtime_store.create_auditorium(
+            session, "bench-hall", "Bench hall", BENCH_LAYOUT, now
+        )
+        session.flush()
+        for showtime_id in MANY_SHOWTIMES:
+            showtime_store.create_showtime(
+                session,
+                showtime_id=showtime_id,
+                auditorium_id="bench-hall",
+                starts_at=now + timedelta(days=7),
+                prices_cents=PRICES,
+                currency="EUR",
+                now=now,
+            )
+    database.dispose()
+
+    async def reference_rows() -> None:
+        engine = create_async_engine(BENCH_URL)
+        async with engine.begin() as connection:
+            await create_schema(connection)
+            for showtime_id in MANY_SHOWTIMES:
+                await add_showtime(connection, showtime_id, BENCH_LAYOUT)
+        await engine.dispose()
+
+    asyncio.run(reference_rows())
+
+
+def bench_settings(port: int) -> Settings:
+    unlimited = 10**9
+    return Settings(
+        database_url=BENCH_URL,
+        redis_url=None,
+        http_port=port,
+        ray_namespace=NAMESPACE,
+        log_level="WARNING",
+        rate_limit_per_minute=unlimited,
+        rate_limit_holds_per_minute=unlimited,
+        actor_idle_s=3600,
+    )
+
+
+@contextmanager
+def marquee(settings: Settings) -> Iterator[Target]:
+    directory = Path(tempfile.mkdtemp(prefix="mqb-", dir="/tmp"))
+    environment = private_haproxy_environment(directory, first_port=FIRST_REPLICA_PORT)
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.update(environment)
+    ray.init(
+        namespace=NAMESPACE,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+    )
+    try:
+        serve.start(
+            http_options={"host": "127.0.0.1", "port": settings.http_port},
+            controller_options={"runtime_env": {"env_vars": environment}},
+        )
+        serve.run_many(
+            [
+                RunTarget(
+                    target=booking_application(settings),
+                    name="booking",
+                    route_prefix=ROUTE_PREFIX,
+                )
+            ]
+        )
+        yield Target(
+            name="marquee",
+            port=settings.http_port,
+            prefix=ROUTE_PREFIX,
+            trivial_path=f"{ROUTE_PREFIX}/healthz",
+        )
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+
+
+@contextmanager
+def reference(workers: int) -> Iterator[Target]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "uvicorn", "bench.reference.app:app",
+            "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
+            "--no-access-log", "--log-level", "warning",
+        ],
+        env={**os.environ, "MARQUEE_REFERENCE_DATABASE_URL": BENCH_URL},
+    )  # fmt: skip
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/healthz")
+        yield Target(name="reference", port=port, prefix="", trivial_path="/healthz")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def wait_until_up(url: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up in {timeout_s:.0f} s")
+
+
+def load(specs: list[dict[str, Any]], warmup_s: float, duration_s: float) -> dict:
+    """Run bench.loadgen in a process of its own; its summary."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.loadgen"],
+        input=json.dumps(
+            {"specs": specs, "warmup_s": warmup_s, "duration_s": duration_s}
+        ),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(completed.stdout)
+    return result
+
+
+def churn_spec(
+    target: Target,
+    mode: str,
+    clients: int,
+    tokens: list[str],
+    showtimes: list[str],
+) -> dict[str, Any]:
+    return {
+        "scenario": "churn",
+        "mode": mode,
+        "host": "127.0.0.1",
+        "port": target.port,
+        "prefix": target.prefix,
+        "clients": clients,
+        "tokens": tokens,
+        "showtimes": showtimes,
+        "seats": [
+            f"{chr(ord('A') + row)}{number}"
+            for row in range(len(BENCH_LAYOUT))
+            for number in range(1, 25 + 1)
+        ],
+    }
+
+
+def fetch_spec(
+    target: Target, paths: list[str], clients: int, kind: str
+) -> dict[str, Any]:
+    return {
+        "scenario": "fetch",
+        "host": "127.0.0.1",
+        "port": target.port,
+        "clients": clients,
+        "paths": paths,
+        "kind": kind,
+    }
+
+
+def customer_tokens(settings: Settings, count: int) -> list[str]:
+    tokens = TokenService(
+        settings.signing_keys(),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        access_ttl_s=3600,
+        refresh_ttl_s=3600,
+    )
+    return [
+        tokens.issue_access(f"bench-customer-{n}", ["customer"]).token
+        for n in range(count)
+    ]
+
+
+Scenario = Callable[[Target], dict[str, Any]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--reference-workers", type=int, default=2)
+    parser.add_argument("--only", default="")
+    parser.add_argument("--targets", default="reference,marquee")
+    arguments = parser.parse_args()
+    only = set(filter(None, arguments.only.split(",")))
+
+    ensure_database()
+    reset_database()
+    settings = bench_settings(free_port())
+    tokens = customer_tokens(settings, arguments.clients * 8)
+    clients = arguments.clients
+    warmup, duration = arguments.warmup, arguments.duration
+
+    def hot(mode: str) -> Scenario:
+        return lambda target: load(
+            [churn_spec(target, mode, clients, tokens, [HOT_SHOWTIME])],
+            warmup,
+            duration,
+        )
+
+    def trivial(target: Target) -> dict[str, Any]:
+        return load(
+            [fetch_spec(target, [target.trivial_path], clients, "get")],
+            warmup,
+            duration,
+        )
+
+    def storm_with_reads(path_of: Callable[[Target], str]) -> Scenario:
+        def run(target: Target) -> dict[str, Any]:
+            return load(
+                [
+                    churn_spec(target, "named", clients, tokens, [HOT_SHOWTIME]),
+                    fetch_spec(target, [path_of(target)], clients, "read"),
+                ],
+                warmup,
+                duration,
+            )
+
+        return run
+
+    def many(target: Target) -> dict[str, Any]:
+        # Every showtime's actor is started before the clock runs: activation
+        # is measured by `bench.actor_footprint`, not here.
+        def activate(showtime_id: str) -> None:
+            httpx.get(
+                f"http://127.0.0.1:{target.port}{target.prefix}"
+                f"/showtimes/{showtime_id}/seats",
+                timeout=120,
+            ).raise_for_status()
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(activate, MANY_SHOWTIMES))
+        return load(
+            [churn_spec(target, "named", clients, tokens, MANY_SHOWTIMES)],
+            warmup,
+            duration,
+        )
+
+    scenarios: dict[str, Scenario] = {
+        "trivial": trivial,
+        "named": hot("named"),
+        "party": hot("party"),
+        "storm+trivial": storm_with_reads(lambda target: target.trivial_path),
+        "storm+seatmap": storm_with_reads(
+            lambda target: f"{target.prefix}/showtimes/{HOT_SHOWTIME}/seats"
+        ),
+        "many": many,
+    }
+    results: dict[str, dict[str, Any]] = {}
+    targets = {
+        "reference": lambda: reference(arguments.reference_workers),
+        "marquee": lambda: marquee(settings),
+    }
+    for target_name in arguments.targets.split(","):
+        with targets[target_name]() as target:
+            for name, scenario in scenarios.items():
+                if not only or name in only:
+                    before = commit_counters(target)
+                    result = results[f"{target_name}:{name}"] = scenario(target)
+                    result["commits"] = commit_figures(before, commit_counters(target))
+                    print(f"{target_name} {name}: {summary_line(result)}", flush=True)
+    print(json.dumps(results, indent=1))
+
+
+def commit_counters(target: Target) -> dict[str, tuple[int, int, float]]:
+    """Each live bench actor's (commits, events, seconds writing) so far."""
+    if target.name != "marquee":
+        return {}
+    counters = {}
+    for showtime_id in MANY_SHOWTIMES:
+        try:
+            actor = ray.get_actor(actor_name(showtime_id), namespace=NAMESPACE)
+        except ValueError:
+            continue
+        status = ray.get(actor.status.remote())
+        counters[showtime_id] = (
+            status.commits,
+            status.committed_events,
+            status.commit_seconds,
+        )
+    return counters
+
+
+def commit_figures(
+    before: dict[str, tuple[int, int, float]],
+    after: dict[str, tuple[int, int, float]],
+) -> dict[str, float] | None:
+    commits = events = seconds = 0.0
+    for showtime_id, (c, e, s) in after.items():
+        c0, e0, s0 = before.get(showtime_id, (0, 0, 0.0))
+        commits, events, seconds = commits + c - c0, events + e - e0, seconds + s - s0
+    if not commits:
+        return None
+    return {
+        "commits": commits,
+        "events_per_commit": events / commits,
+        "ms_per_commit": seconds * 1000 / commits,
+    }
+
+
+def summary_line(result: dict[str, Any]) -> str:
+    parts = []
+    for kind, figures in result["kinds"].items():
+        parts.append(
+            f"{kind} {figures['per_s']:.0f}/s ok {figures['ok_per_s']:.0f}/s "
+            f"p50 {figures['p50_ms'] or 0:.1f} ms p99 {figures['p99_ms'] or 0:.1f} ms "
+            f"{figures['statuses']}"
+        )
+    if result.get("commits"):
+        figures = result["commits"]
+        parts.append(
+            f"{figures['events_per_commit']:.1f} events/commit, "
+            f"{figures['ms_per_commit']:.1f} ms/commit"
+        )
+    if result["errors"]:
+        parts.append(f"errors {result['errors']}")
+    return "; ".join(parts)
+
+
+if __name__ == "__main__":
+    main()
