@@ -26,7 +26,8 @@
     │   ├── AlreadyAdmitted            already_admitted
     │   ├── TicketCancelled            ticket_cancelled
     │   ├── WrongShowtime              wrong_showtime
-    │   └── CancellationClosed         cancellation_closed
+    │   ├── CancellationClosed         cancellation_closed
+    │   └── HoldCapExceeded            hold_cap_exceeded
     ├── NotFound
     │   ├── ShowtimeNotFound           showtime_not_found
     │   ├── HoldNotFound               hold_not_found
@@ -37,15 +38,18 @@
     │   ├── ApiKeyNotFound             api_key_not_found
     │   ├── OrderNotFound              order_not_found
     │   ├── PaymentIntentNotFound      payment_intent_not_found
+    │   ├── WaitingRoomNotFound        waiting_room_not_found
     │   └── RouteNotFound              route_not_found
     ├── NotAuthenticated               not_authenticated (who is asking is unknown)
     │   └── InvalidCredentials         invalid_credentials
     ├── Forbidden                      forbidden (known, but not allowed)
+    │   └── WaitingRoomRequired        waiting_room_required
     ├── RateLimited                    rate_limited
     └── Unavailable                    nothing changed; the same request may be retried
         ├── CommitFailed               commit_failed
         ├── ShowtimeUnavailable        showtime_unavailable
-        └── DependencyUnavailable      dependency_unavailable
+        ├── DependencyUnavailable      dependency_unavailable
+        └── Overloaded                 overloaded
 
 Every error pickles (it crosses Ray process boundaries) and renders to a plain
 dict; `serve.http.problems` alone maps codes to HTTP statuses.
@@ -361,3 +365,25 @@ class ShowtimeUnavailable(Unavailable):
 class DependencyUnavailable(Unavailable):
     code = "dependency_unavailable"
     title = "A service Marquee depends on is unavailable"
+
+
+class Overloaded(Unavailable):
+    """Shed before any work was done: the replica is at its admission limit."""
+
+    code = "overloaded"
+    title = "Too busy right now"
+
+
+class WaitingRoomRequired(Forbidden):
+    code = "waiting_room_required"
+    title = "Join the waiting room first"
+
+
+class HoldCapExceeded(Conflict):
+    code = "hold_cap_exceeded"
+    title = "Too many seats held at once"
+
+
+class WaitingRoomNotFound(NotFound):
+    code = "waiting_room_not_found"
+    title = "No waiting room is open for this showtime"

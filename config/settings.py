@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     # A seat map read may show the state of up to this long ago (plus one
     # actor call); replicas serve it from a copy instead of asking the actor.
     seat_map_max_age_s: float = Field(default=0.5, ge=0)
+    # Replicas re-read a waiting room's settings at most this often, so a
+    # room switched on starts asking for admission tokens within this long.
+    waiting_room_refresh_s: float = Field(default=2.0, ge=0)
+    # An admission token lets its customer hold seats this long; a customer
+    # let in can always ask the room for a fresh one.
+    waiting_room_admission_ttl_s: float = Field(default=600.0, gt=0)
     payment_window_s: float = Field(default=900.0, gt=0)
     # Customers may cancel a booking until this long before the showtime.
     cancellation_cutoff_s: float = Field(default=2 * 3600.0, ge=0)
@@ -76,6 +82,11 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8000, ge=1, le=65535)
     ingress: Ingress = Ingress.HAPROXY
     # Replicas per application; two use both cores of a small machine.
+    # Requests one replica works on at once before it sheds: browsing past half
+    # of this, new holds past three quarters, payments and orders past all.
+    admission_limit: int = Field(default=96, ge=1)
+    # Requests Serve lets wait for a replica beyond max_ongoing_requests.
+    max_queued_requests: int = Field(default=64, ge=0)
     replicas: int = Field(default=1, ge=1)
     booking_replicas: int = Field(default=2, ge=1)
     # How long a stopping replica may finish the requests it has.

@@ -16,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy import Enum as SqlEnum
@@ -411,3 +412,59 @@ class OutboxEventRecord(Base):
     published_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_outbox_unpublished", "published_at", "created_at"),)
+
+
+class HoldAddressRecord(Base):
+    """The client address each hold came from, for the per-address seat cap."""
+
+    __tablename__ = "hold_addresses"
+
+    hold_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    client_address: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_hold_addresses_address", "client_address"),)
+
+
+class WaitingRoomRecord(Base):
+    """A showtime's waiting room, switched on by staff for an on-sale moment.
+
+    Customers are admitted at `admit_per_minute`; how many have been admitted by
+    a moment is `admitted_before_rate` plus the rate times the minutes since
+    `rate_since`, so that a change of rate never un-admits anyone.
+    """
+
+    __tablename__ = "waiting_rooms"
+
+    showtime_id: Mapped[str] = mapped_column(
+        ForeignKey("showtimes.id"), primary_key=True
+    )
+    active: Mapped[bool]
+    opens_at: Mapped[datetime]
+    admit_per_minute: Mapped[int] = mapped_column(Integer)
+    admitted_before_rate: Mapped[int] = mapped_column(Integer)
+    rate_since: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class WaitingRoomEntryRecord(Base):
+    """One customer's place in a waiting room.
+
+    Arrivals before the room opens get a random `draw` (their order is decided
+    by it, so being first to the page gains nothing); later ones get `sequence`,
+    the order they arrived in.
+    """
+
+    __tablename__ = "waiting_room_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    showtime_id: Mapped[str] = mapped_column(ForeignKey("showtimes.id"))
+    customer_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    joined_at: Mapped[datetime]
+    early: Mapped[bool]
+    draw: Mapped[float]
+
+    __table_args__ = (
+        UniqueConstraint("showtime_id", "customer_id", name="uq_waiting_room_entry"),
+        Index("ix_waiting_room_entries_order", "showtime_id", "early", "draw"),
+    )

@@ -38,6 +38,7 @@ from actors.errors import (
     TicketCancelled,
     TicketForged,
     ValidationFailed,
+    WaitingRoomNotFound,
     WrongShowtime,
 )
 from actors.messages import (
@@ -51,7 +52,7 @@ from actors.messages import (
 from actors.seat_map import showtime_of_hold
 from actors.showtime_actor import ActorOptions
 from config.settings import Settings
-from persistence import catalog_store, orders_store
+from persistence import catalog_store, orders_store, waiting_room_store
 from persistence import showtime_store as store
 from persistence.models import HoldStatus, OrderRecord, OrderStatus
 from serve.booking.schemas import (
@@ -64,11 +65,16 @@ from serve.booking.schemas import (
     OrderCreate,
     OrderRead,
     PaymentRead,
+    PlaceRead,
     RefundRead,
     SeatMapRead,
     TicketRead,
+    WaitingRoomRead,
+    WaitingRoomUpdate,
 )
 from serve.booking.seat_maps import SeatMapCopies
+from serve.booking.waiting_room import WaitingRooms
+from serve.http.admission import Priority, classifier, rule
 from serve.http.auth import Principal, require_roles
 from serve.http.idempotency import run_once
 from serve.http.platform import Platform, bind_deployment, create_app
@@ -85,6 +91,16 @@ MAX_CONCURRENT_BATCHES = 8
 MAX_ONGOING_REQUESTS = 512
 
 Submit = Callable[[str, Command], Awaitable[Outcome]]
+
+# Under overload, the requests that finish a sale are the last to be shed.
+BOOKING_PRIORITIES = classifier(
+    [
+        rule("POST", "/orders", Priority.CRITICAL),
+        rule("POST", "/bookings/[^/]+/cancel", Priority.CRITICAL),
+        rule("POST", "/checkin", Priority.CRITICAL),
+        rule("GET", "/orders/[^/]+", Priority.CRITICAL),
+    ]
+)
 
 
 def hold_read(hold: store.HoldView, now: datetime) -> HoldRead:
@@ -121,6 +137,12 @@ def install_routes(
     settings = platform.settings
     Caller = Annotated[Principal, Depends(platform.authenticate)]
     known_showtimes: set[str] = set()
+    rooms = WaitingRooms(
+        platform.transaction,
+        settings.ticket_signing_key.get_secret_value(),
+        refresh_s=settings.waiting_room_refresh_s,
+        admission_ttl_s=settings.waiting_room_admission_ttl_s,
+    )
 
     async def ensure_showtime(showtime_id: str) -> None:
         """Refuse unknown showtimes here, before any actor is started for one.
@@ -169,11 +191,15 @@ def install_routes(
         body: HoldCreate,
         caller: Caller,
         idempotency_key: Annotated[str | None, Header()] = None,
+        x_admission_token: Annotated[str | None, Header()] = None,
     ) -> HoldRead:
         await platform.limit(
             "holds", caller.subject_id, settings.rate_limit_holds_per_minute
         )
         await ensure_showtime(showtime_id)
+        room = await rooms.room(showtime_id)
+        if room is not None and room.active and not caller.is_staff:
+            rooms.check_admission(x_admission_token, showtime_id, caller.subject_id)
         command = HoldSeats(
             request_id=request_id_for(caller, idempotency_key),
             customer_id=caller.subject_id,
@@ -253,7 +279,103 @@ def install_routes(
             raise outcome
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
+    install_waiting_room_routes(app, platform, rooms, ensure_showtime)
     install_order_routes(app, platform, submit, checkout)
+
+
+def room_read(room: waiting_room_store.Room) -> WaitingRoomRead:
+    return WaitingRoomRead(
+        showtime_id=room.showtime_id,
+        active=room.active,
+        opens_at=room.opens_at,
+        admit_per_minute=room.admit_per_minute,
+        admitted_so_far=room.admitted_by(datetime.now(UTC)),
+    )
+
+
+def install_waiting_room_routes(
+    app: FastAPI,
+    platform: Platform,
+    rooms: WaitingRooms,
+    ensure_showtime: Callable[[str], Awaitable[None]],
+) -> None:
+    """Staff open a room; customers join it and poll their place for free."""
+    Caller = Annotated[Principal, Depends(platform.authenticate)]
+    Staff = Annotated[Principal, Depends(platform.staff_only)]
+
+    async def open_room(showtime_id: str) -> waiting_room_store.Room:
+        room = await rooms.room(showtime_id)
+        if room is None or not room.active:
+            raise WaitingRoomNotFound(
+                "No waiting room is open for this showtime", showtime_id=showtime_id
+            )
+        return room
+
+    async def place_read(
+        room: waiting_room_store.Room, code: str, caller: Principal
+    ) -> PlaceRead:
+        place = rooms.place(code, room.showtime_id, caller.subject_id)
+        standing = await rooms.standing(room, place)
+        token = expires_at = None
+        if standing.admitted:
+            token, expires_at = rooms.admission_token(
+                room.showtime_id, caller.subject_id
+            )
+        return PlaceRead(
+            place=code,
+            showtime_id=room.showtime_id,
+            opens_at=standing.opens_at,
+            position=standing.position,
+            admitted_so_far=standing.admitted_so_far,
+            estimated_wait_s=standing.estimated_wait_s,
+            admitted=standing.admitted,
+            admission_token=token,
+            admission_expires_at=expires_at,
+        )
+
+    @app.put(
+        "/showtimes/{showtime_id}/waiting-room",
+        responses=problems(401, 403, 404, 422),
+        summary="Switch a showtime's waiting room on or off (staff)",
+    )
+    async def set_room(
+        showtime_id: str, body: WaitingRoomUpdate, staff: Staff
+    ) -> WaitingRoomRead:
+        await ensure_showtime(showtime_id)
+        room = await rooms.set_room(
+            showtime_id,
+            active=body.active,
+            opens_at=body.opens_at,
+            admit_per_minute=body.admit_per_minute,
+        )
+        return room_read(room)
+
+    @app.get(
+        "/showtimes/{showtime_id}/waiting-room",
+        responses=problems(401, 404),
+        summary="The waiting room's settings and how many are in",
+    )
+    async def get_room(showtime_id: str, caller: Caller) -> WaitingRoomRead:
+        return room_read(await open_room(showtime_id))
+
+    @app.post(
+        "/showtimes/{showtime_id}/waiting-room/places",
+        status_code=status.HTTP_201_CREATED,
+        responses=problems(401, 404),
+        summary="Take a place in the waiting room (again: the same place)",
+    )
+    async def join(showtime_id: str, caller: Caller) -> PlaceRead:
+        room = await open_room(showtime_id)
+        code = await rooms.join(room, caller.subject_id)
+        return await place_read(room, code, caller)
+
+    @app.get(
+        "/showtimes/{showtime_id}/waiting-room/places/{place}",
+        responses=problems(401, 404, 422),
+        summary="Where a place stands: position, wait, and the token once in",
+    )
+    async def poll(showtime_id: str, place: str, caller: Caller) -> PlaceRead:
+        return await place_read(await open_room(showtime_id), place, caller)
 
 
 def order_read(order: OrderRecord) -> OrderRead:
@@ -606,6 +728,7 @@ class BookingDeployment:
             route_prefix=ROUTE_PREFIX,
             title="Marquee booking",
             description="Seat maps and holds.",
+            classify=BOOKING_PRIORITIES,
         )
         install_routes(
             app, self._platform, self._directory, self.submit, self._checkout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from actors.layout import SeatCategory
 from serve.users.schemas import Strict
@@ -110,3 +110,34 @@ class CheckInRead(BaseModel):
     seat: str
     showtime_id: str
     admitted_at: datetime
+
+
+class WaitingRoomUpdate(Strict):
+    """Staff switch a showtime's waiting room on (or off) for an on-sale moment."""
+
+    active: bool = True
+    opens_at: AwareDatetime
+    admit_per_minute: int = Field(ge=1, le=1_000_000)
+
+
+class WaitingRoomRead(BaseModel):
+    showtime_id: str
+    active: bool
+    opens_at: datetime
+    admit_per_minute: int
+    admitted_so_far: int
+
+
+class PlaceRead(BaseModel):
+    """A customer's place in a waiting room. `position` is null until the room
+    opens and the early arrivals have been shuffled."""
+
+    place: str
+    showtime_id: str
+    opens_at: datetime
+    position: int | None
+    admitted_so_far: int
+    estimated_wait_s: float | None
+    admitted: bool
+    admission_token: str | None = None
+    admission_expires_at: datetime | None = None

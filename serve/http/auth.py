@@ -312,10 +312,14 @@ def require_roles(
 
 
 class TicketSigner:
-    """Ticket codes: the ticket id and an HMAC of it, so codes are unforgeable."""
+    """Ticket codes: the ticket id and an HMAC of it, so codes are unforgeable.
 
-    def __init__(self, secret: str) -> None:
-        self._key = hashlib.sha256(f"marquee-ticket:{secret}".encode()).digest()
+    `purpose` keeps codes signed for one use (tickets, waiting-room places)
+    from being accepted for another; the value must not contain a dot.
+    """
+
+    def __init__(self, secret: str, purpose: str = "ticket") -> None:
+        self._key = hashlib.sha256(f"marquee-{purpose}:{secret}".encode()).digest()
 
     def code_for(self, ticket_id: str) -> str:
         return f"{ticket_id}.{self._mac(ticket_id)}"

@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
+from ray.serve.config import BackpressureConfig
 from ray.serve.deployment import Application
 from redis.asyncio import Redis
 from sqlalchemy.orm import Session
@@ -26,6 +27,13 @@ from config.logging import configure_logging
 from config.settings import Settings
 from persistence import users_store
 from persistence.database import Database
+from serve.http.admission import (
+    RETRY_AFTER_S,
+    Admission,
+    AdmissionMiddleware,
+    Classifier,
+    classifier,
+)
 from serve.http.auth import (
     Principal,
     PrincipalKind,
@@ -76,6 +84,7 @@ class Platform:
         )
         self.tickets = TicketSigner(settings.ticket_signing_key.get_secret_value())
         self.limiter = RateLimiter(self.redis)
+        self.admission = Admission(settings.admission_limit)
         self.cache = ReadCache(self.redis, ttl_s=settings.catalog_cache_ttl_s)
         self.authenticate = authenticator(
             self.tokens, self.resolve_api_key, self.limit_caller
@@ -140,6 +149,11 @@ def bind_deployment(
     bound: Application = deployment.options(
         num_replicas=num_replicas,
         max_ongoing_requests=max_ongoing_requests,
+        # The outer bound; requests past it never reach the app.
+        max_queued_requests=settings.max_queued_requests,
+        backpressure_config=BackpressureConfig(
+            status_code=503, retry_after_s=RETRY_AFTER_S
+        ),
         ray_actor_options={"num_cpus": 0},
         graceful_shutdown_timeout_s=settings.graceful_shutdown_s,
         graceful_shutdown_wait_loop_s=min(2.0, settings.graceful_shutdown_s),
@@ -160,11 +174,13 @@ def create_app(
     route_prefix: str,
     behind_serve: bool = True,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    classify: Classifier | None = None,
 ) -> FastAPI:
     """A FastAPI app with Marquee's middleware, error handling and health check.
 
     `behind_serve` is False only where no Serve proxy or replica wraps the app
-    (in-process tests), which then echo the request id themselves.
+    (in-process tests), which then echo the request id themselves. `classify`
+    gives each request its shedding priority (`serve.http.admission`).
     """
     settings = platform.settings
     app = FastAPI(
@@ -206,6 +222,13 @@ def create_app(
                            "X-API-Key", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )  # fmt: skip
+    # Inside PlatformMiddleware, so that a refusal still carries the request id
+    # and security headers.
+    app.add_middleware(
+        AdmissionMiddleware,
+        admission=platform.admission,
+        classify=classify or classifier(),
+    )
     app.add_middleware(
         PlatformMiddleware,
         max_body_bytes=settings.max_request_body_bytes,

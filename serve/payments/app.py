@@ -25,6 +25,7 @@ from actors.errors import InvalidSignature, MarqueeError, PaymentIntentNotFound
 from actors.showtime_actor import ActorOptions
 from config.settings import Settings
 from persistence import orders_store
+from serve.http.admission import Priority, classifier
 from serve.http.auth import Principal
 from serve.http.platform import Platform, bind_deployment, create_app
 from serve.http.problems import problems
@@ -169,6 +170,8 @@ class PaymentsDeployment:
             title="Marquee payments",
             description="Payment confirmation and provider events.",
             lifespan=self._sweeping,
+            # Payments are never shed before anything else.
+            classify=classifier(default=Priority.CRITICAL),
         )
         install_webhook_route(app, self._platform, self._flow)
         if isinstance(self._provider, LocalProvider):

@@ -45,6 +45,8 @@ def http_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         hold_ttl_s=480,
         # Tests read the seat map right after a change; no stale copies.
         seat_map_max_age_s=0,
+        # Nor stale waiting-room settings: a test switches rooms on and off.
+        waiting_room_refresh_s=0,
         graceful_shutdown_s=0.5,
         # Each test's showtime actor leaves soon after its test.
         actor_idle_s=20,
