@@ -55,6 +55,12 @@ class Settings(BaseSettings):
 
     hold_ttl_s: float = Field(default=480.0, gt=0)
     max_seats_per_hold: int = Field(default=10, ge=1, le=100)
+    # Anti-scalping: seats held at once across every showtime, per customer and
+    # per client address (0: no cap). Behind Serve's HAProxy every client has
+    # HAProxy's address unless a front proxy sets X-Forwarded-For, so the
+    # address cap is off unless such a proxy is in place.
+    max_held_seats_per_customer: int = Field(default=12, ge=0)
+    max_held_seats_per_address: int = Field(default=0, ge=0)
     actor_idle_s: float = Field(default=600.0, gt=0)
     snapshot_interval_s: float = Field(default=60.0, gt=0)
     snapshot_every_events: int = Field(default=1000, ge=1)

@@ -19,6 +19,7 @@ from persistence.models import (
     AuditoriumRecord,
     BookingRecord,
     BookingStatus,
+    HoldAddressRecord,
     HoldRecord,
     HoldStatus,
     ShowtimeEventRecord,
@@ -285,6 +286,7 @@ _EVENTS = cast(Table, ShowtimeEventRecord.__table__)
 _HOLDS = cast(Table, HoldRecord.__table__)
 _BOOKINGS = cast(Table, BookingRecord.__table__)
 _TICKETS = cast(Table, TicketRecord.__table__)
+_HOLD_ADDRESSES = cast(Table, HoldAddressRecord.__table__)
 
 
 def append_journal(
@@ -517,3 +519,71 @@ def active_holds_of(
         HoldRecord.status == HoldStatus.ACTIVE,
         HoldRecord.expires_at > now,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class HeldSeats:
+    """One active hold, as the anti-scalping caps count it."""
+
+    customer_id: str
+    showtime_id: str
+    client_address: str | None
+    seats: int
+
+
+def held_seats(
+    session: Session,
+    *,
+    customer_ids: Sequence[str],
+    client_addresses: Sequence[str],
+    now: datetime,
+) -> list[HeldSeats]:
+    """Active holds of these customers, and (if any are given) from these
+    addresses. One query each, for a whole batch of hold requests."""
+    active = (HoldRecord.status == HoldStatus.ACTIVE, HoldRecord.expires_at > now)
+    found: dict[str, HeldSeats] = {}
+    if customer_ids:
+        rows = session.execute(
+            select(
+                HoldRecord.id,
+                HoldRecord.customer_id,
+                HoldRecord.showtime_id,
+                HoldRecord.seats,
+                HoldAddressRecord.client_address,
+            )
+            .outerjoin(HoldAddressRecord, HoldAddressRecord.hold_id == HoldRecord.id)
+            .where(HoldRecord.customer_id.in_(list(customer_ids)), *active)
+        )
+        for hold_id, customer_id, showtime_id, seats, address in rows:
+            found[hold_id] = HeldSeats(customer_id, showtime_id, address, len(seats))
+    if client_addresses:
+        rows = session.execute(
+            select(
+                HoldRecord.id,
+                HoldRecord.customer_id,
+                HoldRecord.showtime_id,
+                HoldRecord.seats,
+                HoldAddressRecord.client_address,
+            )
+            .join(HoldAddressRecord, HoldAddressRecord.hold_id == HoldRecord.id)
+            .where(
+                HoldAddressRecord.client_address.in_(list(client_addresses)), *active
+            )
+        )
+        for hold_id, customer_id, showtime_id, seats, address in rows:
+            found[hold_id] = HeldSeats(customer_id, showtime_id, address, len(seats))
+    return list(found.values())
+
+
+def record_hold_addresses(
+    session: Session, addresses: Sequence[tuple[str, str]], now: datetime
+) -> None:
+    """(hold id, client address) of holds just placed."""
+    if addresses:
+        session.execute(
+            insert(_HOLD_ADDRESSES),
+            [
+                {"hold_id": hold_id, "client_address": address, "created_at": now}
+                for hold_id, address in addresses
+            ],
+        )

@@ -13,13 +13,14 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import segno
-from fastapi import Depends, FastAPI, Header, Response, status
+from fastapi import Depends, FastAPI, Header, Request, Response, status
 from fastapi.responses import JSONResponse
 from ray import serve
 from ray.serve.deployment import Application
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from actors.directory import ShowtimeDirectory
@@ -30,6 +31,7 @@ from actors.errors import (
     BookingNotFound,
     CancellationClosed,
     HoldAlreadyOrdered,
+    HoldCapExceeded,
     HoldNotFound,
     MarqueeError,
     OrderNotFound,
@@ -55,6 +57,7 @@ from config.settings import Settings
 from persistence import catalog_store, orders_store, waiting_room_store
 from persistence import showtime_store as store
 from persistence.models import HoldStatus, OrderRecord, OrderStatus
+from serve.booking.caps import HoldRequest, check_caps
 from serve.booking.schemas import (
     BookingRead,
     CancellationRead,
@@ -77,7 +80,7 @@ from serve.booking.waiting_room import WaitingRooms
 from serve.http.admission import Priority, classifier, rule
 from serve.http.auth import Principal, require_roles
 from serve.http.idempotency import run_once
-from serve.http.platform import Platform, bind_deployment, create_app
+from serve.http.platform import Platform, bind_deployment, client_address, create_app
 from serve.http.problems import problems
 from serve.payments.flow import CheckoutFlow
 from serve.payments.providers import make_provider
@@ -90,7 +93,12 @@ BATCH_WAIT_TIMEOUT_S = 0.002
 MAX_CONCURRENT_BATCHES = 8
 MAX_ONGOING_REQUESTS = 512
 
-Submit = Callable[[str, Command], Awaitable[Outcome]]
+
+class Submit(Protocol):
+    def __call__(
+        self, showtime_id: str, command: Command, client_address: str | None = None
+    ) -> Awaitable[Outcome]: ...
+
 
 # Under overload, the requests that finish a sale are the last to be shed.
 BOOKING_PRIORITIES = classifier(
@@ -190,6 +198,7 @@ def install_routes(
         showtime_id: str,
         body: HoldCreate,
         caller: Caller,
+        request: Request,
         idempotency_key: Annotated[str | None, Header()] = None,
         x_admission_token: Annotated[str | None, Header()] = None,
     ) -> HoldRead:
@@ -207,7 +216,7 @@ def install_routes(
             count=body.count,
             category=body.category,
         )
-        outcome = await submit(showtime_id, command)
+        outcome = await submit(showtime_id, command, client_address(request))
         if isinstance(outcome, MarqueeError):
             raise outcome
         if not isinstance(outcome, HoldResult):  # pragma: no cover - actor bug
@@ -679,6 +688,7 @@ class BookingDeployment:
     order within a showtime's batch is the order requests reached the replica."""
 
     def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         self._platform = Platform(settings)
         self._directory = ShowtimeDirectory(
             ActorOptions.from_settings(settings), namespace=settings.ray_namespace
@@ -693,11 +703,15 @@ class BookingDeployment:
         max_concurrent_batches=MAX_CONCURRENT_BATCHES,
     )
     async def _submit_batch(
-        self, items: Sequence[tuple[str, Command]]
+        self, items: Sequence[tuple[str, Command, str | None]]
     ) -> list[Outcome]:
+        outcomes: list[Outcome | None] = [None] * len(items)
+        for index, refusal in await self._over_caps(items):
+            outcomes[index] = refusal
         by_showtime: dict[str, list[int]] = defaultdict(list)
-        for index, (showtime_id, _) in enumerate(items):
-            by_showtime[showtime_id].append(index)
+        for index, (showtime_id, _, _) in enumerate(items):
+            if outcomes[index] is None:
+                by_showtime[showtime_id].append(index)
 
         async def one_showtime(showtime_id: str, indexes: list[int]) -> None:
             commands = [items[index][1] for index in indexes]
@@ -707,19 +721,84 @@ class BookingDeployment:
             for index, answer in zip(indexes, answers, strict=True):
                 outcomes[index] = answer
 
-        outcomes: list[Outcome | None] = [None] * len(items)
         await asyncio.gather(
             *(one_showtime(sid, indexes) for sid, indexes in by_showtime.items())
         )
+        if self._settings.max_held_seats_per_address:
+            await self._record_addresses(items, outcomes)
         missing = ShowtimeUnavailable("No answer for this request")
         return [missing if outcome is None else outcome for outcome in outcomes]
+
+    async def _over_caps(
+        self, items: Sequence[tuple[str, Command, str | None]]
+    ) -> list[tuple[int, HoldCapExceeded]]:
+        """Hold requests in the batch that would pass a seat cap."""
+        settings = self._settings
+        per_customer = settings.max_held_seats_per_customer
+        per_address = settings.max_held_seats_per_address
+        holds = [
+            (index, HoldRequest(
+                customer_id=command.customer_id,
+                showtime_id=showtime_id,
+                client_address=address if per_address else None,
+                seats=len(command.seats) or (command.count or 0),
+            ))
+            for index, (showtime_id, command, address) in enumerate(items)
+            if isinstance(command, HoldSeats)
+        ]  # fmt: skip
+        if not holds or not (per_customer or per_address):
+            return []
+        now = datetime.now(UTC)
+        customers = sorted({request.customer_id for _, request in holds})
+        addresses = sorted(
+            {r.client_address for _, r in holds if r.client_address is not None}
+        )
+        held = await self._platform.transaction(
+            lambda session: store.held_seats(
+                session, customer_ids=customers, client_addresses=addresses, now=now
+            )
+        )
+        verdicts = check_caps(
+            [request for _, request in holds],
+            held,
+            per_customer=per_customer,
+            per_address=per_address,
+        )
+        return [
+            (index, verdict)
+            for (index, _), verdict in zip(holds, verdicts, strict=True)
+            if verdict is not None
+        ]
+
+    async def _record_addresses(
+        self,
+        items: Sequence[tuple[str, Command, str | None]],
+        outcomes: Sequence[Outcome | None],
+    ) -> None:
+        placed = [
+            (outcome.hold_id, address)
+            for (_, _, address), outcome in zip(items, outcomes, strict=True)
+            if isinstance(outcome, HoldResult) and address is not None
+        ]
+        now = datetime.now(UTC)
+        try:
+            await self._platform.transaction(
+                lambda session: store.record_hold_addresses(session, placed, now)
+            )
+        except SQLAlchemyError:
+            # The holds stand; only the per-address count misses them.
+            logger.exception("could not record the addresses of %d holds", len(placed))
 
     async def ping(self) -> bool:
         """For readiness checks: the replica is up and answering calls."""
         return True
 
-    async def submit(self, showtime_id: str, command: Command) -> Outcome:
-        outcome: Outcome = await self._submit_batch((showtime_id, command))
+    async def submit(
+        self, showtime_id: str, command: Command, client_address: str | None = None
+    ) -> Outcome:
+        outcome: Outcome = await self._submit_batch(
+            (showtime_id, command, client_address)
+        )
         return outcome
 
     def __serve_build_asgi_app__(self) -> FastAPI:

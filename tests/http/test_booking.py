@@ -223,3 +223,22 @@ def test_an_unknown_showtime_is_not_found(
 
     assert response.status_code == seats.status_code == 404
     assert response.json()["code"] == "showtime_not_found"
+
+
+def test_a_customer_cannot_hold_more_than_the_cap_across_showtimes(
+    client: httpx.Client, admin: Account, new_account: Callable[..., Account]
+) -> None:
+    wide = ["SSSSSSSSSSSS"] * 3
+    first = add_showtime(client, admin, layout=wide)
+    second = add_showtime(client, admin, layout=wide)
+    customer = new_account()
+    assert hold(client, customer, first["id"], {"count": 8}).status_code == 201
+
+    refused = hold(client, customer, second["id"], {"count": 5})
+
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "hold_cap_exceeded"
+    assert refused.json()["limit"] == 12
+    # Changing the hold on the same showtime is not holding more.
+    assert hold(client, customer, first["id"], {"count": 9}).status_code == 201
+    assert hold(client, customer, second["id"], {"count": 3}).status_code == 201
