@@ -34,7 +34,10 @@ format: $(INSTALLED)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# `make bench`: the rush against the conventional reference (Postgres needed),
+# then what one showtime actor costs.
 bench: $(INSTALLED)
+	$(BIN)/python -m bench.rush $(BENCH_ARGS)
 	$(BIN)/python -m bench.actor_footprint
 
 load: $(INSTALLED)

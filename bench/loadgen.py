@@ -157,6 +157,14 @@ def percentile(values: list[float], fraction: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def pause_after(response: Response, spec: dict[str, Any]) -> float:
+    """How long a refused client waits: the spec's pause, or Retry-After."""
+    pause = spec.get("rejected_pause_s", 0.0)
+    if pause == "retry-after":
+        return float(response.headers.get("retry-after", "1"))
+    return float(pause)
+
+
 def json_body(payload: object) -> tuple[dict[str, str], bytes]:
     return {"Content-Type": "application/json"}, json.dumps(payload).encode()
 
@@ -203,7 +211,7 @@ async def churn(
                 connection.request("DELETE", f"{prefix}/holds/{hold_id}", headers=auth),
             )
         elif response.status in (429, 503):
-            await asyncio.sleep(spec.get("rejected_pause_s", 0.0))
+            await asyncio.sleep(pause_after(response, spec))
 
 
 async def fetch(
@@ -220,7 +228,7 @@ async def fetch(
         path = paths[rng.randrange(len(paths))]
         response = await recorder.timed(kind, connection.request("GET", path))
         if response is not None and response.status in (429, 503):
-            await asyncio.sleep(spec.get("rejected_pause_s", 0.0))
+            await asyncio.sleep(pause_after(response, spec))
 
 
 SCENARIOS = {"churn": churn, "fetch": fetch}

@@ -290,6 +290,7 @@ def main() -> None:
     parser.add_argument("--reference-workers", type=int, default=2)
     parser.add_argument("--only", default="")
     parser.add_argument("--targets", default="reference,marquee")
+    parser.add_argument("--json", action="store_true", help="print raw figures too")
     arguments = parser.parse_args()
     only = set(filter(None, arguments.only.split(",")))
 
@@ -345,6 +346,16 @@ def main() -> None:
             duration,
         )
 
+    def overload(pause: float | str) -> Scenario:
+        # Five times the clients that reach the peak. A refused client waits
+        # (as Retry-After asks, or less) and tries again.
+        def run(target: Target) -> dict[str, Any]:
+            spec = churn_spec(target, "named", clients * 5, tokens, [HOT_SHOWTIME])
+            spec["rejected_pause_s"] = pause
+            return load([spec], warmup, duration)
+
+        return run
+
     scenarios: dict[str, Scenario] = {
         "trivial": trivial,
         "named": hot("named"),
@@ -354,6 +365,8 @@ def main() -> None:
             lambda target: f"{target.prefix}/showtimes/{HOT_SHOWTIME}/seats"
         ),
         "many": many,
+        "overload": overload("retry-after"),
+        "overload-impatient": overload(0.1),
     }
     results: dict[str, dict[str, Any]] = {}
     targets = {
@@ -368,7 +381,134 @@ def main() -> None:
                     result = results[f"{target_name}:{name}"] = scenario(target)
                     result["commits"] = commit_figures(before, commit_counters(target))
                     print(f"{target_name} {name}: {summary_line(result)}", flush=True)
-    print(json.dumps(results, indent=1))
+    if arguments.json:
+        print(json.dumps(results, indent=1))
+    print_table(results, clients)
+
+
+def figure(results: dict[str, Any], key: str, kind: str, name: str) -> float | None:
+    value = results.get(key, {}).get("kinds", {}).get(kind, {}).get(name)
+    return None if value is None else float(value)
+
+
+def requests_per_s(results: dict[str, Any], key: str) -> float | None:
+    kinds = results.get(key, {}).get("kinds")
+    if not kinds:
+        return None
+    return float(sum(k["per_s"] for k in kinds.values()))
+
+
+def print_table(results: dict[str, Any], clients: int) -> None:
+    """The figures issue 5 sets targets for, each with its target and verdict."""
+    rows: list[tuple[str, str, str, str]] = []
+
+    def ratio(
+        label: str, value: float | None, base: float | None, target: float
+    ) -> None:
+        if value is None or not base:
+            return
+        achieved = value / base
+        verdict = "met" if achieved >= target else "NOT met"
+        rows.append((label, f"{achieved:.2f}x", f">= {target:g}x", verdict))
+
+    def plain(label: str, value: float | None, unit: str) -> None:
+        if value is not None:
+            rows.append((label, f"{value:,.0f} {unit}", "", ""))
+
+    trivial = requests_per_s(results, "marquee:trivial")
+    plain(
+        "reference trivial GET", requests_per_s(results, "reference:trivial"), "req/s"
+    )
+    plain("Marquee trivial GET (healthz)", trivial, "req/s")
+    for mode, target in (("named", 1.5), ("party", 3.0)):
+        ours = figure(results, f"marquee:{mode}", "hold", "ok_per_s")
+        theirs = figure(results, f"reference:{mode}", "hold", "ok_per_s")
+        plain(f"reference {mode} holds", theirs, "holds/s")
+        plain(f"Marquee {mode} holds", ours, "holds/s")
+        ratio(f"{mode}: Marquee / reference", ours, theirs, target)
+        ratio(
+            f"{mode}: churn req/s / trivial req/s",
+            requests_per_s(results, f"marquee:{mode}"),
+            trivial,
+            0.5,
+        )
+        for tail in ("p50_ms", "p99_ms"):
+            value = figure(results, f"marquee:{mode}", "hold", tail)
+            if value is not None:
+                rows.append(
+                    (f"{mode}: Marquee hold {tail[:3]}", f"{value:.1f} ms", "", "")
+                )
+    ratio(
+        "seat-map reads / trivial reads, same storm",
+        figure(results, "marquee:storm+seatmap", "read", "ok_per_s"),
+        figure(results, "marquee:storm+trivial", "read", "ok_per_s"),
+        0.8,
+    )
+    ratio(
+        "50 showtimes / one showtime (holds/s)",
+        figure(results, "marquee:many", "hold", "ok_per_s"),
+        figure(results, "marquee:named", "hold", "ok_per_s"),
+        1.0,
+    )
+    for key, who in (
+        ("marquee:overload", "waiting as Retry-After asks"),
+        ("marquee:overload-impatient", "retrying after 0.1 s"),
+    ):
+        overload_rows(rows, results, key, who, clients)
+    width = max(len(row[0]) for row in rows) if rows else 10
+    print(f"\n{'figure':<{width}}  {'measured':>14}  {'target':>9}  verdict")
+    for label, measured, target, verdict in rows:
+        print(f"{label:<{width}}  {measured:>14}  {target:>9}  {verdict}")
+
+
+def overload_rows(
+    rows: list[tuple[str, str, str, str]],
+    results: dict[str, Any],
+    key: str,
+    who: str,
+    clients: int,
+) -> None:
+    overload = results.get(key)
+    peak = figure(results, "marquee:named", "hold", "ok_per_s")
+    if not overload or not peak:
+        return
+    rows.append((f"{clients * 5} clients {who}:", "", "", ""))
+    goodput = (figure(results, key, "hold", "ok_per_s") or 0.0) / peak
+    rows.append(
+        (
+            "  goodput / peak goodput",
+            f"{goodput:.2f}x",
+            ">= 0.9x",
+            _verdict(goodput >= 0.9),
+        )
+    )
+    slowest = overload.get("rejection_max_ms")
+    if slowest is not None:
+        rows.append(
+            (
+                "  slowest rejection",
+                f"{slowest:.1f} ms",
+                "<= 50 ms",
+                _verdict(slowest <= 50),
+            )
+        )
+    peak_p99 = figure(results, "marquee:named", "hold", "p99_ms")
+    loaded_p99 = figure(results, key, "hold", "p99_ms")
+    if peak_p99 and loaded_p99:
+        stretch = loaded_p99 / peak_p99
+        rows.append(
+            (
+                "  admitted hold p99 / peak p99",
+                f"{stretch:.2f}x",
+                "<= 2x",
+                _verdict(stretch <= 2),
+            )
+        )
+    rows.append(("  rejections answered", f"{overload['rejections']:,}", "", ""))
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
 
 
 def commit_counters(target: Target) -> dict[str, tuple[int, int, float]]:

@@ -103,6 +103,8 @@ class Submit(Protocol):
 # Under overload, the requests that finish a sale are the last to be shed.
 BOOKING_PRIORITIES = classifier(
     [
+        # A release frees seats and costs little: never shed before new holds.
+        rule("DELETE", "/holds/[^/]+", Priority.CRITICAL),
         rule("POST", "/orders", Priority.CRITICAL),
         rule("POST", "/bookings/[^/]+/cancel", Priority.CRITICAL),
         rule("POST", "/checkin", Priority.CRITICAL),

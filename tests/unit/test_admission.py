@@ -44,7 +44,7 @@ def gated_app(admission: Admission) -> tuple[FastAPI, asyncio.Event]:
 def test_booking_routes_are_classified_by_what_they_finish() -> None:
     assert BOOKING_PRIORITIES("GET", "/showtimes/s1/seats") is Priority.BROWSE
     assert BOOKING_PRIORITIES("POST", "/showtimes/s1/holds") is Priority.HOLDS
-    assert BOOKING_PRIORITIES("DELETE", "/holds/h1") is Priority.HOLDS
+    assert BOOKING_PRIORITIES("DELETE", "/holds/h1") is Priority.CRITICAL
     assert BOOKING_PRIORITIES("POST", "/orders") is Priority.CRITICAL
     assert BOOKING_PRIORITIES("POST", "/api/v1/booking/orders") is Priority.CRITICAL
     assert BOOKING_PRIORITIES("POST", "/bookings/b1/cancel") is Priority.CRITICAL
