@@ -364,10 +364,13 @@ def main() -> None:
         "storm+seatmap": storm_with_reads(
             lambda target: f"{target.prefix}/showtimes/{HOT_SHOWTIME}/seats"
         ),
-        "many": many,
         "overload": overload("retry-after"),
         "overload-impatient": overload(0.1),
+        # Last: its fifty idle actors would weigh on whatever ran after it.
+        "many": many,
     }
+    # The reference answers the same paths, but only these figures compare.
+    reference_scenarios = {"trivial", "named", "party"}
     results: dict[str, dict[str, Any]] = {}
     targets = {
         "reference": lambda: reference(arguments.reference_workers),
@@ -376,6 +379,8 @@ def main() -> None:
     for target_name in arguments.targets.split(","):
         with targets[target_name]() as target:
             for name, scenario in scenarios.items():
+                if target_name == "reference" and name not in reference_scenarios:
+                    continue
                 if not only or name in only:
                     before = commit_counters(target)
                     result = results[f"{target_name}:{name}"] = scenario(target)

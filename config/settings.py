@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     # Replicas per application; two use both cores of a small machine.
     # Requests one replica works on at once before it sheds: browsing past half
     # of this, new holds past three quarters, payments and orders past all.
-    admission_limit: int = Field(default=48, ge=1)
+    admission_limit: int = Field(default=96, ge=1)
     # Requests Serve lets wait for a replica beyond max_ongoing_requests.
     max_queued_requests: int = Field(default=64, ge=0)
     replicas: int = Field(default=1, ge=1)
