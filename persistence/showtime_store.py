@@ -579,6 +579,8 @@ def record_hold_addresses(
     session: Session, addresses: Sequence[tuple[str, str]], now: datetime
 ) -> None:
     """(hold id, client address) of holds just placed."""
+    # TODO: rows are never pruned; with the address cap on, this table grows by
+    # one row per hold and the per-address query scans an address's history.
     if addresses:
         session.execute(
             insert(_HOLD_ADDRESSES),

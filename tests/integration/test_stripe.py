@@ -138,7 +138,10 @@ def make_checkout(
         provider = StripeProvider(settings)
         flow = CheckoutFlow(platform, directory, provider)
 
-        async def submit(showtime_id: str, command: Command) -> Outcome:
+        async def submit(
+            showtime_id: str, command: Command, client_address: str | None = None
+        ) -> Outcome:
+            # Straight to the actor: no batch, so no seat caps either.
             (outcome,) = await directory.submit(showtime_id, [command])
             return outcome
 
