@@ -82,6 +82,8 @@ class ActorStatus:
     commits: int
     committed_events: int
     commit_seconds: float
+    calls: int
+    call_seconds: float
     holds: int
     bookings: int
     restored_in_s: float
@@ -114,6 +116,9 @@ class ShowtimeActor:
         self._restored_in_s = time.perf_counter() - started
         self._ticker: asyncio.Task[None] | None = None
         self._closing = False
+        # Batches received and the seconds from receipt to answer, in total.
+        self._calls = 0
+        self._call_seconds = 0.0
         # Start the timer from inside the actor's event loop. A restarted actor
         # may get no call for a while, and its holds must still expire.
         ray.get_runtime_context().current_actor.start.remote()
@@ -139,7 +144,12 @@ class ShowtimeActor:
         if self._closing:
             return [self._unavailable()] * len(commands)
         self._ensure_ticker()
-        return await self._engine.submit(commands)
+        started = time.perf_counter()
+        try:
+            return await self._engine.submit(commands)
+        finally:
+            self._calls += 1
+            self._call_seconds += time.perf_counter() - started
 
     async def seat_map(self) -> SeatMapView | MarqueeError:
         if self._missing is not None:
@@ -157,6 +167,8 @@ class ShowtimeActor:
             commits=self._engine.commits,
             committed_events=self._engine.committed_events,
             commit_seconds=self._engine.commit_seconds,
+            calls=self._calls,
+            call_seconds=self._call_seconds,
             holds=len(committed.holds()),
             bookings=len(committed.bookings()),
             restored_in_s=self._restored_in_s,

@@ -516,7 +516,10 @@ def _verdict(met: bool) -> str:
     return "met" if met else "NOT met"
 
 
-def commit_counters(target: Target) -> dict[str, tuple[int, int, float]]:
+Counters = tuple[int, int, float, int, float]
+
+
+def commit_counters(target: Target) -> dict[str, Counters]:
     """Each live bench actor's (commits, events, seconds writing) so far."""
     if target.name != "marquee":
         return {}
@@ -531,24 +534,28 @@ def commit_counters(target: Target) -> dict[str, tuple[int, int, float]]:
             status.commits,
             status.committed_events,
             status.commit_seconds,
+            status.calls,
+            status.call_seconds,
         )
     return counters
 
 
 def commit_figures(
-    before: dict[str, tuple[int, int, float]],
-    after: dict[str, tuple[int, int, float]],
+    before: dict[str, Counters], after: dict[str, Counters]
 ) -> dict[str, float] | None:
-    commits = events = seconds = 0.0
-    for showtime_id, (c, e, s) in after.items():
-        c0, e0, s0 = before.get(showtime_id, (0, 0, 0.0))
-        commits, events, seconds = commits + c - c0, events + e - e0, seconds + s - s0
-    if not commits:
+    totals = [0.0] * 5
+    for showtime_id, now in after.items():
+        then = before.get(showtime_id, (0, 0, 0.0, 0, 0.0))
+        totals = [t + n - b for t, n, b in zip(totals, now, then, strict=True)]
+    commits, events, seconds, calls, call_seconds = totals
+    if not commits or not calls:
         return None
     return {
         "commits": commits,
         "events_per_commit": events / commits,
         "ms_per_commit": seconds * 1000 / commits,
+        "events_per_call": events / calls,
+        "ms_per_call": call_seconds * 1000 / calls,
     }
 
 
@@ -564,7 +571,9 @@ def summary_line(result: dict[str, Any]) -> str:
         figures = result["commits"]
         parts.append(
             f"{figures['events_per_commit']:.1f} events/commit, "
-            f"{figures['ms_per_commit']:.1f} ms/commit"
+            f"{figures['ms_per_commit']:.1f} ms/commit, "
+            f"{figures['events_per_call']:.1f} events/call, "
+            f"{figures['ms_per_call']:.1f} ms/call in the actor"
         )
     if result["errors"]:
         parts.append(f"errors {result['errors']}")
