@@ -88,9 +88,10 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8000, ge=1, le=65535)
     ingress: Ingress = Ingress.HAPROXY
     # Replicas per application; two use both cores of a small machine.
-    # Requests one replica works on at once before it sheds: browsing past half
-    # of this, new holds past three quarters, payments and orders past all.
-    admission_limit: int = Field(default=96, ge=1)
+    # Work (holds, releases, orders, payments) one replica takes on at once:
+    # new holds are refused past 5/8 of this, the rest past all of it; browsing
+    # has its own budget of 3/4 of it and is refused whenever holds are.
+    admission_limit: int = Field(default=64, ge=1)
     # Requests Serve lets wait for a replica beyond max_ongoing_requests.
     max_queued_requests: int = Field(default=64, ge=0)
     replicas: int = Field(default=1, ge=1)

@@ -1,12 +1,21 @@
 """Load shedding by priority: past capacity, refuse at once instead of queueing.
 
-Each replica counts the requests it is working on. A request is admitted only
-while that count is below its class's share of the replica's limit, so as load
-rises browsing is refused first, then new holds, and payments and order
-confirmations last: the work that turns held seats into money keeps going while
-the rush is turned away at the door. A refusal is a `503 overloaded` with
-`Retry-After`, decided before anything else runs, so it costs microseconds and
-never waits.
+Each replica counts the requests it is working on, in two pools: *work* (holds,
+releases, orders, payments: what reaches an actor or the database) and
+*browsing* (seat maps from the replica's copy, catalog reads, waiting-room
+polls: cheap). Of the replica's `limit`:
+
+- payments, orders, releases, cancellations and check-in are admitted while
+  work in flight is below the limit;
+- new holds while work is below five eighths of it, so that the requests that
+  turn held seats into money always find room;
+- browsing while browsing in flight is below three quarters of it *and* new
+  holds are still being admitted: it has a budget of its own, since it is
+  cheap, but it is refused as soon as holds are.
+
+Bounding the work in flight is what bounds the latency of what is admitted. A
+refusal is a `503 overloaded` with `Retry-After`, decided before anything else
+runs.
 
 Serve's own bound sits outside this one: `max_ongoing_requests` and
 `max_queued_requests` on each deployment (see `bind_deployment`) cap what
@@ -34,8 +43,10 @@ class Priority(enum.IntEnum):
     CRITICAL = 2
 
 
-# The share of the replica's limit each class may fill.
-SHARES = {Priority.BROWSE: 0.5, Priority.HOLDS: 0.75, Priority.CRITICAL: 1.0}
+# Of the replica's limit: the work in flight below which holds and critical
+# requests are admitted, and browsing's own budget.
+HOLDS_SHARE = 5 / 8
+BROWSE_SHARE = 3 / 4
 # Liveness and Serve's own routes are never shed: a replica refusing its health
 # checks would be taken out of rotation just when it is busiest.
 _NEVER_SHED = re.compile(r"(^|/)healthz$|^/-/")
@@ -77,30 +88,45 @@ def classifier(
 
 
 class Admission:
-    """The replica's in-flight count and the limit each class is held to."""
+    """The replica's requests in flight, by pool, and the ceilings they obey."""
 
     def __init__(self, limit: int) -> None:
         if limit < 1:
             raise ValueError("the admission limit is at least 1")
         self.limit = limit
-        self.in_flight = 0
-        self._ceilings = {
-            priority: max(1, int(limit * share)) for priority, share in SHARES.items()
-        }
+        self.work = 0
+        self.browsing = 0
+        self.holds_ceiling = max(1, int(limit * HOLDS_SHARE))
+        self.browse_ceiling = max(1, int(limit * BROWSE_SHARE))
         self.shed = dict.fromkeys(Priority, 0)
 
-    def ceiling(self, priority: Priority) -> int:
-        return self._ceilings[priority]
+    @property
+    def in_flight(self) -> int:
+        return self.work + self.browsing
 
     def try_enter(self, priority: Priority) -> bool:
-        if self.in_flight >= self._ceilings[priority]:
+        if priority is Priority.CRITICAL:
+            admitted = self.work < self.limit
+        elif priority is Priority.HOLDS:
+            admitted = self.work < self.holds_ceiling
+        else:
+            admitted = (
+                self.browsing < self.browse_ceiling and self.work < self.holds_ceiling
+            )
+        if not admitted:
             self.shed[priority] += 1
             return False
-        self.in_flight += 1
+        if priority is Priority.BROWSE:
+            self.browsing += 1
+        else:
+            self.work += 1
         return True
 
-    def leave(self) -> None:
-        self.in_flight -= 1
+    def leave(self, priority: Priority) -> None:
+        if priority is Priority.BROWSE:
+            self.browsing -= 1
+        else:
+            self.work -= 1
 
 
 class AdmissionMiddleware:
@@ -130,4 +156,4 @@ class AdmissionMiddleware:
         try:
             await self.app(scope, receive, send)
         finally:
-            admission.leave()
+            admission.leave(priority)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import httpx
 from fastapi import FastAPI
@@ -51,57 +52,95 @@ def test_booking_routes_are_classified_by_what_they_finish() -> None:
     assert BOOKING_PRIORITIES("GET", "/bookings/b1") is Priority.BROWSE
 
 
-def test_a_full_replica_sheds_browsing_then_holds_and_admits_orders_last() -> None:
-    admission = Admission(limit=8)  # browse up to 4, holds up to 6, orders up to 8
-    app, gate = gated_app(admission)
+Send = Callable[[str, str, str], Awaitable[httpx.Response]]
 
-    async def scenario() -> dict[str, list[int]]:
+
+def run_scenario(
+    admission: Admission,
+    steps: Callable[[Send, Callable[[int], Awaitable[None]]], Awaitable[None]],
+) -> dict[str, list[int]]:
+    """Drive the gated app: `steps` may leave requests waiting at the gate."""
+    app, gate = gated_app(admission)
+    statuses: dict[str, list[int]] = {}
+
+    async def scenario() -> None:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            statuses: dict[str, list[int]] = {}
+            pending: list[asyncio.Task[httpx.Response]] = []
 
             async def send(kind: str, method: str, path: str) -> httpx.Response:
                 response = await http.request(method, path)
                 statuses.setdefault(kind, []).append(response.status_code)
                 return response
 
+            async def send_waiting(kind: str, method: str, path: str) -> httpx.Response:
+                task = asyncio.create_task(send(kind, method, path))
+                pending.append(task)
+                return httpx.Response(0)
+
             async def wait_in_flight(count: int) -> None:
                 while admission.in_flight < count:
                     await asyncio.sleep(0.001)
 
-            pending = [
-                asyncio.create_task(send("first reads", "GET", "/showtimes/s/seats"))
-                for _ in range(4)
-            ]
-            await wait_in_flight(4)
-            refused_read = await send("late read", "GET", "/showtimes/s/seats")
-            pending += [
-                asyncio.create_task(send("holds", "POST", "/showtimes/s/holds"))
-                for _ in range(2)
-            ]
-            await wait_in_flight(6)
-            await send("late hold", "POST", "/showtimes/s/holds")
-            pending += [
-                asyncio.create_task(send("orders", "POST", "/orders")) for _ in range(2)
-            ]
-            await wait_in_flight(8)
-            await send("late order", "POST", "/orders")
-            health = await send("health", "GET", "/healthz")
+            async def step_send(kind: str, method: str, path: str) -> httpx.Response:
+                if kind.startswith("late") or kind == "health":
+                    return await send(kind, method, path)
+                return await send_waiting(kind, method, path)
+
+            await steps(step_send, wait_in_flight)
             gate.set()
             await asyncio.gather(*pending)
 
-            assert refused_read.headers["retry-after"] == "1"
-            assert refused_read.headers["content-type"] == "application/problem+json"
-            assert refused_read.json()["code"] == "overloaded"
-            assert health.status_code == 200
-            return statuses
+    asyncio.run(scenario())
+    return statuses
 
-    statuses = asyncio.run(scenario())
-    assert statuses["first reads"] == [200] * 4
+
+def test_browsing_has_a_budget_of_its_own_beside_the_work() -> None:
+    admission = Admission(limit=8)  # holds below 5 at work, browsing below 6
+
+    async def steps(
+        send: Send, wait_in_flight: Callable[[int], Awaitable[None]]
+    ) -> None:
+        for _ in range(6):
+            await send("reads", "GET", "/showtimes/s/seats")
+        await wait_in_flight(6)
+        refused = await send("late read", "GET", "/showtimes/s/seats")
+        assert refused.headers["retry-after"] == "1"
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["code"] == "overloaded"
+        await send("holds", "POST", "/showtimes/s/holds")
+        await wait_in_flight(7)
+
+    statuses = run_scenario(admission, steps)
+    assert statuses["reads"] == [200] * 6
     assert statuses["late read"] == [503]
-    assert statuses["holds"] == [200] * 2
+    assert statuses["holds"] == [200]
+    assert admission.in_flight == 0
+
+
+def test_once_holds_are_refused_so_is_browsing_and_orders_go_on_to_the_end() -> None:
+    admission = Admission(limit=8)
+
+    async def steps(
+        send: Send, wait_in_flight: Callable[[int], Awaitable[None]]
+    ) -> None:
+        for _ in range(5):
+            await send("holds", "POST", "/showtimes/s/holds")
+        await wait_in_flight(5)
+        await send("late hold", "POST", "/showtimes/s/holds")
+        await send("late read", "GET", "/showtimes/s/seats")
+        for _ in range(3):
+            await send("orders", "POST", "/orders")
+        await wait_in_flight(8)
+        await send("late order", "POST", "/orders")
+        health = await send("health", "GET", "/healthz")
+        assert health.status_code == 200
+
+    statuses = run_scenario(admission, steps)
+    assert statuses["holds"] == [200] * 5
     assert statuses["late hold"] == [503]
-    assert statuses["orders"] == [200] * 2
+    assert statuses["late read"] == [503]
+    assert statuses["orders"] == [200] * 3
     assert statuses["late order"] == [503]
     assert admission.in_flight == 0
     assert admission.shed == {
