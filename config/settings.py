@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     max_queued_requests: int = Field(default=64, ge=0)
     replicas: int = Field(default=1, ge=1)
     booking_replicas: int = Field(default=2, ge=1)
+    # `make run` starts the actors of this many showtimes, the soonest on sale,
+    # one after another in the background: a first customer of a cold showtime
+    # waits about 1.5 s, longer when dozens start at once (0: none).
+    warm_showtimes: int = Field(default=12, ge=0)
     # How long a stopping replica may finish the requests it has.
     graceful_shutdown_s: float = Field(default=20.0, ge=0)
 

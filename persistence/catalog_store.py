@@ -110,3 +110,17 @@ def showtimes(
     if not include_cancelled:
         query = query.where(ShowtimeRecord.cancelled_at.is_(None))
     return _page(session, query, page, page_size)
+
+
+def soonest_on_sale(session: Session, now: datetime, limit: int) -> list[str]:
+    """Ids of the showtimes still on sale that start soonest."""
+    return list(
+        session.scalars(
+            select(ShowtimeRecord.id)
+            .where(
+                ShowtimeRecord.starts_at > now, ShowtimeRecord.cancelled_at.is_(None)
+            )
+            .order_by(ShowtimeRecord.starts_at, ShowtimeRecord.id)
+            .limit(limit)
+        )
+    )

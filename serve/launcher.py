@@ -7,12 +7,14 @@ or SIGTERM shuts down everything it started.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import signal
 import socket
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -21,8 +23,12 @@ import ray
 from ray import serve
 from sqlalchemy.engine import make_url
 
+from actors.directory import ShowtimeDirectory
+from actors.errors import MarqueeError
+from actors.showtime_actor import ActorOptions
 from config.logging import configure_logging
 from config.settings import Ingress, Settings, get_settings
+from persistence import catalog_store
 from persistence.database import Database
 from persistence.demo import seed_demo_data
 from persistence.schema import migrate
@@ -110,6 +116,7 @@ def main() -> int:
         start_serve(settings)
         deploy(settings)
         print_banner(settings, len(showtime_ids))
+        warm_showtimes(settings)
         stop.wait()
     finally:
         logger.info("stopping")
@@ -120,6 +127,40 @@ def main() -> int:
         if settings.ray_address is None:
             stop_orphaned_haproxy(node_id)
     return 0
+
+
+def warm_showtimes(settings: Settings) -> threading.Thread | None:
+    """Start the soonest showtimes' actors, one at a time, in the background.
+
+    An actor takes about 1.5 s of CPU to start; when a load test or a rush
+    reaches dozens of cold showtimes at once, their first requests can outlast
+    Serve's request timeout. One at a time keeps the machine answering meanwhile.
+    """
+    if not settings.warm_showtimes:
+        return None
+    database = Database(settings.database_url, pool_size=1)
+    with database.sessions.begin() as session:
+        showtime_ids = catalog_store.soonest_on_sale(
+            session, datetime.now(UTC), settings.warm_showtimes
+        )
+    database.dispose()
+    directory = ShowtimeDirectory(
+        ActorOptions.from_settings(settings), namespace=settings.ray_namespace
+    )
+
+    def warm() -> None:
+        started = time.monotonic()
+        for showtime_id in showtime_ids:
+            outcome = asyncio.run(directory.seat_map(showtime_id))
+            if isinstance(outcome, MarqueeError):
+                logger.warning("showtime %s did not start: %s", showtime_id, outcome)
+        logger.info(
+            "%d showtimes warm in %.1f s", len(showtime_ids), time.monotonic() - started
+        )
+
+    thread = threading.Thread(target=warm, name="warm-showtimes", daemon=True)
+    thread.start()
+    return thread
 
 
 def stop_orphaned_haproxy(node_id: str) -> None:

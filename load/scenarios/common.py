@@ -7,6 +7,7 @@ sold twice and every confirmed order has its booking.
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -19,6 +20,9 @@ from locust import FastHttpUser
 from locust.exception import StopUser
 
 API = "/api/v1"
+# Customers spread over the soonest showtimes, as many as `make run` warms
+# (MARQUEE_WARM_SHOWTIMES); set MARQUEE_LOAD_SHOWTIMES to spread wider.
+SHOWTIMES_IN_PLAY = int(os.environ.get("MARQUEE_LOAD_SHOWTIMES", "12"))
 
 
 @dataclass
@@ -86,7 +90,9 @@ class MarqueeUser(FastHttpUser):
 
     def showtimes(self) -> list[dict[str, Any]]:
         response = self.client.get(
-            f"{API}/catalog/showtimes", params={"page_size": 50}, name="showtimes"
+            f"{API}/catalog/showtimes",
+            params={"page_size": SHOWTIMES_IN_PLAY},
+            name="showtimes",
         )
         items: list[dict[str, Any]] = response.json()["items"]
         return items

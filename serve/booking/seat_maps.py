@@ -88,21 +88,24 @@ class SeatMapCopies:
         copy = self._copies.get(showtime_id)
         if copy is not None and self._clock() - copy.fetched_at < self._max_age_s:
             return copy
-        pending = self._refreshing.get(showtime_id)
-        if pending is None:
-            pending = asyncio.get_running_loop().create_future()
-            self._refreshing[showtime_id] = pending
-            try:
-                pending.set_result(await self._refresh(showtime_id))
-            except BaseException as exc:
-                pending.set_exception(exc)
-                # Readers sharing this refresh get the error; nobody else must
-                # see it as "never retrieved".
-                pending.exception()
-                raise
-            finally:
-                del self._refreshing[showtime_id]
-        return await asyncio.shield(pending)
+        refreshing = self._refreshing.get(showtime_id)
+        if refreshing is None:
+            # A task of its own: a reader that gives up (its request timed out)
+            # must not cancel the refresh the other readers are waiting on.
+            refreshing = asyncio.ensure_future(self._refresh(showtime_id))
+            self._refreshing[showtime_id] = refreshing
+            refreshing.add_done_callback(
+                lambda done: self._refreshed(showtime_id, done)
+            )
+        return await asyncio.shield(refreshing)
+
+    def _refreshed(
+        self, showtime_id: str, done: asyncio.Future[RenderedSeatMap]
+    ) -> None:
+        self._refreshing.pop(showtime_id, None)
+        if not done.cancelled():
+            # Every reader may have given up; the error is theirs, not the log's.
+            done.exception()
 
     async def _refresh(self, showtime_id: str) -> RenderedSeatMap:
         started = self._clock()

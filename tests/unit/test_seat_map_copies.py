@@ -102,3 +102,21 @@ def test_an_actor_error_reaches_every_reader_and_is_not_kept() -> None:
         assert (await copies.get("s1")).version == 3
 
     asyncio.run(scenario())
+
+
+def test_a_reader_that_gives_up_does_not_cancel_the_refresh_others_wait_on() -> None:
+    actor = Actor()
+    copies = SeatMapCopies(actor.seat_map, max_age_s=0.5)
+
+    async def scenario() -> int:
+        actor.gate = asyncio.Event()
+        impatient = asyncio.create_task(copies.get("s1"))
+        patient = asyncio.create_task(copies.get("s1"))
+        await asyncio.sleep(0.01)
+        impatient.cancel()
+        await asyncio.sleep(0.01)
+        actor.gate.set()
+        return (await patient).version
+
+    assert asyncio.run(scenario()) == 1
+    assert actor.calls == 1
