@@ -668,46 +668,40 @@ def held_seats(
     """
     holds, addresses = _HOLDS.c, _HOLD_ADDRESSES.c
     connection = session.connection()
-    active = (holds.status == HoldStatus.ACTIVE, holds.expires_at > now)
     found: dict[str, HeldSeats] = {}
-    if customer_ids:
-        if client_addresses:
-            query = select(
-                holds.id,
-                holds.customer_id,
-                holds.showtime_id,
-                holds.seats,
-                addresses.client_address,
-            ).select_from(
-                _HOLDS.outerjoin(_HOLD_ADDRESSES, addresses.hold_id == holds.id)
-            )
-        else:
-            query = select(
-                holds.id,
-                holds.customer_id,
-                holds.showtime_id,
-                holds.seats,
-                literal(None).label("client_address"),
-            )
-        rows = connection.execute(
-            query.where(holds.customer_id.in_(list(customer_ids)), *active)
-        )
-        for hold_id, customer_id, showtime_id, seats, address in rows:
-            found[hold_id] = HeldSeats(customer_id, showtime_id, address, len(seats))
-    if client_addresses:
-        rows = connection.execute(
+
+    def collect(address_column: Any, source: Any, condition: Any) -> None:
+        query = (
             select(
                 holds.id,
                 holds.customer_id,
                 holds.showtime_id,
                 holds.seats,
-                addresses.client_address,
+                address_column,
             )
-            .select_from(_HOLD_ADDRESSES.join(_HOLDS, addresses.hold_id == holds.id))
-            .where(addresses.client_address.in_(list(client_addresses)), *active)
+            .select_from(source)
+            .where(condition, holds.status == HoldStatus.ACTIVE, holds.expires_at > now)
         )
-        for hold_id, customer_id, showtime_id, seats, address in rows:
+        for hold_id, customer_id, showtime_id, seats, address in connection.execute(
+            query
+        ):
             found[hold_id] = HeldSeats(customer_id, showtime_id, address, len(seats))
+
+    by_customer = holds.customer_id.in_(list(customer_ids))
+    if customer_ids and client_addresses:
+        collect(
+            addresses.client_address,
+            _HOLDS.outerjoin(_HOLD_ADDRESSES, addresses.hold_id == holds.id),
+            by_customer,
+        )
+    elif customer_ids:
+        collect(literal(None).label("client_address"), _HOLDS, by_customer)
+    if client_addresses:
+        collect(
+            addresses.client_address,
+            _HOLD_ADDRESSES.join(_HOLDS, addresses.hold_id == holds.id),
+            addresses.client_address.in_(list(client_addresses)),
+        )
     return list(found.values())
 
 
