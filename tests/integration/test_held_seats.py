@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from persistence import showtime_store as store
@@ -42,31 +43,33 @@ def add_hold(
 
 
 def test_only_live_holds_count_by_customer_and_by_address(database: Database) -> None:
+    # The database is shared with other tests: names of this test's own.
+    run = uuid.uuid4().hex[:8]
+    alice, bob, carol = (f"{name}-{run}" for name in ("alice", "bob", "carol"))
+    address = f"10.{run[:2]}.{run[2:4]}.{run[4:6]}"
     now = datetime.now(UTC)
     first = create_showtime(database, now=now)
     second = create_showtime(database, now=now)
     later = now + timedelta(minutes=5)
+    add_hold(database, first, alice, ["A1", "A2"], expires_at=later, address=address)
+    add_hold(database, second, bob, ["B1"], expires_at=later, address=address)
+    add_hold(database, second, alice, ["C1"], expires_at=now - timedelta(seconds=1))
     add_hold(
-        database, first, "alice", ["A1", "A2"], expires_at=later, address="10.0.0.7"
-    )
-    add_hold(database, second, "bob", ["B1"], expires_at=later, address="10.0.0.7")
-    add_hold(database, second, "alice", ["C1"], expires_at=now - timedelta(seconds=1))
-    add_hold(
-        database, first, "carol", ["D1"], expires_at=later, status=HoldStatus.RELEASED
+        database, first, carol, ["D1"], expires_at=later, status=HoldStatus.RELEASED
     )
 
     with database.sessions.begin() as session:
         by_customer = store.held_seats(
-            session, customer_ids=["alice", "carol"], client_addresses=[], now=now
+            session, customer_ids=[alice, carol], client_addresses=[], now=now
         )
         by_both = store.held_seats(
-            session, customer_ids=["alice"], client_addresses=["10.0.0.7"], now=now
+            session, customer_ids=[alice], client_addresses=[address], now=now
         )
 
     assert [(h.customer_id, h.seats, h.client_address) for h in by_customer] == [
-        ("alice", 2, None)
+        (alice, 2, None)
     ]
     assert sorted((h.customer_id, h.seats, h.client_address) for h in by_both) == [
-        ("alice", 2, "10.0.0.7"),
-        ("bob", 1, "10.0.0.7"),
+        (alice, 2, address),
+        (bob, 1, address),
     ]
