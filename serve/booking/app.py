@@ -690,7 +690,6 @@ class BookingDeployment:
     order within a showtime's batch is the order requests reached the replica."""
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
         self._platform = Platform(settings)
         self._directory = ShowtimeDirectory(
             ActorOptions.from_settings(settings), namespace=settings.ray_namespace
@@ -726,7 +725,7 @@ class BookingDeployment:
         await asyncio.gather(
             *(one_showtime(sid, indexes) for sid, indexes in by_showtime.items())
         )
-        if self._settings.max_held_seats_per_address:
+        if self._platform.settings.max_held_seats_per_address:
             await self._record_addresses(items, outcomes)
         missing = ShowtimeUnavailable("No answer for this request")
         return [missing if outcome is None else outcome for outcome in outcomes]
@@ -735,7 +734,7 @@ class BookingDeployment:
         self, items: Sequence[tuple[str, Command, str | None]]
     ) -> list[tuple[int, HoldCapExceeded]]:
         """Hold requests in the batch that would pass a seat cap."""
-        settings = self._settings
+        settings = self._platform.settings
         per_customer = settings.max_held_seats_per_customer
         per_address = settings.max_held_seats_per_address
         holds = [

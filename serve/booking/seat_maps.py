@@ -82,7 +82,6 @@ class SeatMapCopies:
         self._clock = clock
         self._copies: dict[str, RenderedSeatMap] = {}
         self._refreshing: dict[str, asyncio.Future[RenderedSeatMap]] = {}
-        self.fetches = 0
 
     async def get(self, showtime_id: str) -> RenderedSeatMap:
         copy = self._copies.get(showtime_id)
@@ -109,7 +108,6 @@ class SeatMapCopies:
 
     async def _refresh(self, showtime_id: str) -> RenderedSeatMap:
         started = self._clock()
-        self.fetches += 1
         view = await self._fetch(showtime_id)
         if isinstance(view, MarqueeError):
             raise view

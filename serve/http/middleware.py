@@ -66,7 +66,14 @@ class PlatformMiddleware:
                 if not self.behind_serve:
                     headers.append((REQUEST_ID_HEADER, request_id.encode()))
                 if not is_docs:
-                    headers.extend(_SECURITY_HEADERS)
+                    # A route that set one of these on purpose (a seat map's
+                    # Cache-Control) keeps its own; one header of each name.
+                    present = {name.lower() for name, _ in headers}
+                    headers.extend(
+                        header
+                        for header in _SECURITY_HEADERS
+                        if header[0] not in present
+                    )
                 message["headers"] = headers
             await send(message)
 

@@ -54,6 +54,31 @@ def test_the_seat_map_lists_every_seat_with_its_status(
     }
 
 
+def test_the_seat_map_has_an_etag_that_changes_with_the_seats(
+    client: httpx.Client,
+    showtime: dict[str, Any],
+    new_account: Callable[..., Account],
+) -> None:
+    path = f"/api/v1/booking/showtimes/{showtime['id']}/seats"
+    first = client.get(path)
+    etag = first.headers["etag"]
+    # The route's own caching rule, not a second, contradicting one.
+    assert first.headers.get_list("cache-control") == ["max-age=0"]
+
+    unchanged = client.get(path, headers={"If-None-Match": etag})
+    assert unchanged.status_code == 304
+    assert unchanged.content == b""
+
+    assert (
+        hold(client, new_account(), showtime["id"], {"seats": ["A1"]}).status_code
+        == 201
+    )
+    changed = client.get(path, headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != etag
+    assert changed.json()["version"] == first.json()["version"] + 1
+
+
 def test_a_customer_holds_named_seats_and_the_map_shows_them_held(
     client: httpx.Client,
     showtime: dict[str, Any],
