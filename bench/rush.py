@@ -3,7 +3,7 @@
     python -m bench.rush [--duration 8] [--clients 64] [--only named,party]
 
 Starts Marquee's booking application on a Ray cluster of its own (HAProxy
-ingress, the settings `make run` uses) and the reference (`bench/reference`)
+ingress, the settings `make run` uses with rate limits lifted) and the reference (`bench/reference`)
 on uvicorn, both on Postgres with `synchronous_commit` on, then drives each
 with the same closed-loop clients (`bench/loadgen.py`) and prints a table with
 the ratios issue 5 asks for. Absolute figures drift on a shared machine; the
@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -65,14 +65,6 @@ class Target:
     port: int
     prefix: str
     trivial_path: str
-
-
-@dataclass
-class Row:
-    label: str
-    marquee: dict[str, Any] | None = None
-    reference: dict[str, Any] | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def ensure_database() -> None:

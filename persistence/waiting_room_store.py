@@ -24,10 +24,10 @@ class Room:
 
     def admitted_by(self, now: datetime) -> int:
         """How many places have been admitted by `now` (0 before opening)."""
-        start = max(self.opens_at, self.rate_since)
-        minutes = max(0.0, (now - start).total_seconds() / 60)
         if now < self.opens_at:
             return 0
+        start = max(self.opens_at, self.rate_since)
+        minutes = max(0.0, (now - start).total_seconds() / 60)
         return self.admitted_before_rate + int(self.admit_per_minute * minutes)
 
 
@@ -98,23 +98,31 @@ def set_room(
     return _room(record)
 
 
-def join(
-    session: Session,
-    *,
-    showtime_id: str,
-    customer_id: str,
-    opens_at: datetime,
-    now: datetime,
-) -> Entry:
-    """The customer's place, taken now or earlier (joining twice changes nothing)."""
-    existing = session.scalar(
+def _entry_of(
+    session: Session, showtime_id: str, customer_id: str
+) -> WaitingRoomEntryRecord | None:
+    return session.scalar(
         select(WaitingRoomEntryRecord).where(
             WaitingRoomEntryRecord.showtime_id == showtime_id,
             WaitingRoomEntryRecord.customer_id == customer_id,
         )
     )
+
+
+def join(
+    session: Session, *, showtime_id: str, customer_id: str, now: datetime
+) -> Entry:
+    """The customer's place, taken now or earlier (joining twice changes nothing).
+
+    Early or late is decided against the room's opening as stored, not a copy a
+    replica may hold from before staff moved it.
+    """
+    existing = _entry_of(session, showtime_id, customer_id)
     if existing is None:
-        early = now < opens_at
+        room = session.get(WaitingRoomRecord, showtime_id)
+        if room is None:  # pragma: no cover - rooms are never deleted
+            raise LookupError(f"no waiting room for showtime {showtime_id}")
+        early = now < room.opens_at
         record = WaitingRoomEntryRecord(
             showtime_id=showtime_id,
             customer_id=customer_id,
@@ -127,12 +135,7 @@ def join(
                 session.add(record)
         except IntegrityError:
             # Joined at the same moment from another tab: that place stands.
-            existing = session.scalar(
-                select(WaitingRoomEntryRecord).where(
-                    WaitingRoomEntryRecord.showtime_id == showtime_id,
-                    WaitingRoomEntryRecord.customer_id == customer_id,
-                )
-            )
+            existing = _entry_of(session, showtime_id, customer_id)
             if existing is None:  # pragma: no cover - the conflict says it exists
                 raise
         else:

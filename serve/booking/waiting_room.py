@@ -133,7 +133,6 @@ class WaitingRooms:
                 session,
                 showtime_id=room.showtime_id,
                 customer_id=customer_id,
-                opens_at=room.opens_at,
                 now=now,
             )
         )
