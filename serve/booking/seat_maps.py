@@ -11,7 +11,6 @@ and its `version` says exactly which commit it shows.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from actors.errors import MarqueeError
 from actors.messages import SeatMapView
 from serve.booking.schemas import RowRead, SeatMapRead, SeatRead
+from serve.http.single_flight import SingleFlight
 
 # Copies kept per replica; the least recently refreshed goes first.
 MAX_COPIES = 2_000
@@ -81,30 +81,15 @@ class SeatMapCopies:
         self._max_age_s = max_age_s
         self._clock = clock
         self._copies: dict[str, RenderedSeatMap] = {}
-        self._refreshing: dict[str, asyncio.Future[RenderedSeatMap]] = {}
+        self._refreshing: SingleFlight[str, RenderedSeatMap] = SingleFlight()
 
     async def get(self, showtime_id: str) -> RenderedSeatMap:
         copy = self._copies.get(showtime_id)
         if copy is not None and self._clock() - copy.fetched_at < self._max_age_s:
             return copy
-        refreshing = self._refreshing.get(showtime_id)
-        if refreshing is None:
-            # A task of its own: a reader that gives up (its request timed out)
-            # must not cancel the refresh the other readers are waiting on.
-            refreshing = asyncio.ensure_future(self._refresh(showtime_id))
-            self._refreshing[showtime_id] = refreshing
-            refreshing.add_done_callback(
-                lambda done: self._refreshed(showtime_id, done)
-            )
-        return await asyncio.shield(refreshing)
-
-    def _refreshed(
-        self, showtime_id: str, done: asyncio.Future[RenderedSeatMap]
-    ) -> None:
-        self._refreshing.pop(showtime_id, None)
-        if not done.cancelled():
-            # Every reader may have given up; the error is theirs, not the log's.
-            done.exception()
+        return await self._refreshing.run(
+            showtime_id, lambda: self._refresh(showtime_id)
+        )
 
     async def _refresh(self, showtime_id: str) -> RenderedSeatMap:
         started = self._clock()
@@ -118,6 +103,3 @@ class SeatMapCopies:
             del self._copies[next(iter(self._copies))]
         self._copies[showtime_id] = copy
         return copy
-
-    def forget(self, showtime_id: str) -> None:
-        self._copies.pop(showtime_id, None)

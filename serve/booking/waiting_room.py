@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from actors.errors import ValidationFailed, WaitingRoomRequired
 from persistence import waiting_room_store as store
 from serve.http.auth import TicketSigner
+from serve.http.single_flight import SingleFlight
 
 T = TypeVar("T")
 Transaction = Callable[[Callable[[Session], T]], Awaitable[T]]
@@ -88,20 +89,27 @@ class WaitingRooms:
         self._clock = clock
         self._rooms: dict[str, tuple[float, store.Room | None]] = {}
         self._early: dict[str, list[float]] = {}
+        self._reading: SingleFlight[str, store.Room | None] = SingleFlight()
 
     async def room(self, showtime_id: str) -> store.Room | None:
         """The room's settings, at most `refresh_s` old."""
         cached = self._rooms.get(showtime_id)
         if cached is not None and time.monotonic() - cached[0] < self._refresh_s:
             return cached[1]
+        # Every hold asks; when the copy runs out, the requests in flight share
+        # one read instead of each sending its own.
+        return await self._reading.run(showtime_id, lambda: self._read(showtime_id))
+
+    async def _read(self, showtime_id: str) -> store.Room | None:
+        started = time.monotonic()
         found: store.Room | None = await self._transaction(
             lambda session: store.room(session, showtime_id)
         )
-        self._rooms[showtime_id] = (time.monotonic(), found)
+        cached = self._rooms.get(showtime_id)
+        # A room this replica wrote while the read was out is newer than it.
+        if cached is None or cached[0] <= started:
+            self._rooms[showtime_id] = (started, found)
         return found
-
-    def forget(self, showtime_id: str) -> None:
-        self._rooms.pop(showtime_id, None)
 
     async def set_room(
         self,
@@ -122,7 +130,7 @@ class WaitingRooms:
                 now=now,
             )
         )
-        self.forget(showtime_id)
+        self._rooms[showtime_id] = (time.monotonic(), room)
         return room
 
     async def join(self, room: store.Room, customer_id: str) -> str:
