@@ -1,4 +1,5 @@
-"""What a live showtime actor costs: memory, activation, restore, group commit.
+"""What a live showtime actor costs: memory, CPU, activation, restore, group
+commit, and the CPU of one call when calls spread over many actors.
 
     python -m bench.actor_footprint [--actors 20] [--database-url URL]
 
@@ -17,6 +18,7 @@ import statistics
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
 import ray
@@ -36,6 +38,8 @@ from persistence.schema import migrate
 SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/marquee_bench"
 NAMESPACE = "marquee-bench"
+IDLE_SAMPLE_S = 5.0
+SPREAD_CALLS_S = 5.0
 
 
 def pick_database(url: str | None) -> str:
@@ -99,6 +103,37 @@ async def churn(
     return operations, time.perf_counter() - started
 
 
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        times = process.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+async def spread_calls(
+    directory: ShowtimeDirectory,
+    showtime_ids: list[str],
+    processes: list[psutil.Process],
+) -> tuple[int, float, float]:
+    """Calls made, and CPU seconds spent by this process and by the actors."""
+    handles = [directory.handle(showtime_id) for showtime_id in showtime_ids]
+    me = psutil.Process()
+    calls = 0
+    deadline = time.perf_counter() + SPREAD_CALLS_S
+
+    async def keep_calling(handle: Any) -> None:
+        nonlocal calls
+        while time.perf_counter() < deadline:
+            await handle.status.remote()
+            calls += 1
+
+    driver_before, actors_before = cpu_seconds([me]), cpu_seconds(processes)
+    await asyncio.gather(*(keep_calling(handle) for handle in handles))
+    driver_s = cpu_seconds([me]) - driver_before
+    return calls, driver_s, cpu_seconds(processes) - actors_before
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actors", type=int, default=20)
@@ -146,6 +181,26 @@ def main() -> None:
         (
             "restore inside __init__ (median)",
             milliseconds(median(s.restored_in_s for s in statuses)),
+        ),
+    ]
+
+    # CPU: idle, then per call with one call in flight to every actor at once,
+    # which is what load spread over many showtimes looks like (about one
+    # operation per call, since nothing is left to batch).
+    processes = [psutil.Process(status.pid) for status in statuses]
+    idle_s = cpu_seconds(processes)
+    time.sleep(IDLE_SAMPLE_S)
+    idle_share = (cpu_seconds(processes) - idle_s) / IDLE_SAMPLE_S / len(processes)
+    calls, driver_s, actors_s = asyncio.run(spread_calls(directory, sample, processes))
+    rows += [
+        ("CPU per idle actor", f"{idle_share * 100:.2f} % of a core"),
+        (
+            f"one call in flight to each of {len(sample)} actors",
+            f"{calls / SPREAD_CALLS_S:.0f} calls/s",
+        ),
+        (
+            "  CPU per call, caller / actors (idle share included)",
+            f"{driver_s * 1000 / calls:.2f} / {actors_s * 1000 / calls:.2f} ms",
         ),
     ]
 
