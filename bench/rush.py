@@ -405,6 +405,10 @@ def main() -> None:
                             run(target, name)
 
     results = {key: merged(rounds) for key, rounds in runs.items()}
+    if runs.get("marquee:named"):
+        # The overload and spread figures run in Marquee's last turn; their
+        # peak is the one measured minutes, not rounds, before them.
+        results["marquee:named, last turn"] = runs["marquee:named"][-1]
     if arguments.json:
         print(json.dumps(runs, indent=1))
     print_table(results, runs, clients)
@@ -519,7 +523,7 @@ def print_table(
     ratio(
         "50 showtimes / one showtime (holds/s)",
         figure(results, "marquee:many", "hold", "ok_per_s"),
-        figure(results, "marquee:named", "hold", "ok_per_s"),
+        figure(results, "marquee:named, last turn", "hold", "ok_per_s"),
         1.0,
     )
     for key, who in (
@@ -541,7 +545,7 @@ def overload_rows(
     clients: int,
 ) -> None:
     overload = results.get(key)
-    peak = figure(results, "marquee:named", "hold", "ok_per_s")
+    peak = figure(results, "marquee:named, last turn", "hold", "ok_per_s")
     if not overload or not peak:
         return
     rows.append((f"{clients * 5} clients {who}:", "", "", ""))
@@ -564,7 +568,7 @@ def overload_rows(
                 _verdict(slowest <= 50),
             )
         )
-    peak_p99 = figure(results, "marquee:named", "hold", "p99_ms")
+    peak_p99 = figure(results, "marquee:named, last turn", "hold", "p99_ms")
     loaded_p99 = figure(results, key, "hold", "p99_ms")
     if peak_p99 and loaded_p99:
         stretch = loaded_p99 / peak_p99
