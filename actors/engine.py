@@ -534,10 +534,12 @@ class ShowtimeEngine:
         if changes <= 0:
             return
         elapsed_s = time.monotonic() - self._snapshot_at
-        if (
-            changes < self._config.snapshot_every_events
-            and elapsed_s < self._config.snapshot_interval_s
-        ):
+        # A snapshot costs as much as the map is big (closed holds are kept for
+        # the retention window: tens of thousands during a sale), so they are
+        # taken at most once per that many events. Both writing snapshots and
+        # replaying the journal behind one then cost O(1) per event.
+        every = max(self._config.snapshot_every_events, committed.records())
+        if changes < every and elapsed_s < self._config.snapshot_interval_s:
             return
         await self.snapshot()
 

@@ -795,6 +795,10 @@ class SeatMap:
 
     # Copies and snapshots ------------------------------------------------------
 
+    def records(self) -> int:
+        """Holds, bookings and closed holds: what a snapshot's size grows with."""
+        return len(self._holds) + len(self._bookings) + len(self._closed_holds)
+
     def clone(self) -> SeatMap:
         """An independent copy; cheap because every value inside is immutable."""
         copy = SeatMap.__new__(SeatMap)

@@ -22,6 +22,7 @@ from actors.messages import (
     HoldSeats,
     ReleaseHold,
 )
+from persistence import showtime_store as store
 from persistence.database import Database
 from persistence.models import HoldRecord, HoldStatus, TicketRecord
 from tests.factories import create_showtime, engine_config
@@ -101,6 +102,29 @@ def test_a_restore_from_the_database_equals_the_state_before_it(
     assert restored.view() == engine.view()
     assert restored.epoch == engine.epoch + 1
     assert_database_agrees(database, restored.committed())
+
+
+def test_snapshots_grow_further_apart_as_closed_holds_pile_up(
+    new_engine: EngineFactory, database: Database, showtime_id: str
+) -> None:
+    engine = new_engine(engine_config(snapshot_every_events=2))
+    taken: list[int] = []
+
+    async def hold_and_release_twenty_times() -> None:
+        for n in range(20):
+            held = await submit_one(engine, HoldSeats(f"h{n}", f"c{n}", count=1))
+            assert isinstance(held, HoldResult)
+            await submit_one(engine, ReleaseHold(f"r{n}", f"c{n}", held.hold_id))
+            with database.sessions.begin() as session:
+                latest = store.latest_snapshot(session, showtime_id)
+            if latest is not None and latest[0] not in taken:
+                taken.append(latest[0])
+
+    asyncio.run(hold_and_release_twenty_times())
+
+    # Every 2 events at first; then once per as many events as the map holds
+    # records, and every release leaves one more closed hold behind.
+    assert taken == [2, 4, 8, 16, 32]
 
 
 def test_concurrent_requests_share_commits(
