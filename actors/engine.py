@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -358,10 +359,15 @@ class ShowtimeEngine:
 
     def forget_old_request_ids(self) -> int:
         cutoff = self._clock() - timedelta(seconds=self._config.request_id_retention_s)
+        # Ids are remembered in commit order, so the stale ones are at the
+        # front: a tick reads as many as it forgets, not every id of the last
+        # retention window (over a million during a long rush).
         stale = [
             request_id
-            for request_id, remembered in self._remembered.items()
-            if remembered.committed_at < cutoff
+            for request_id, _ in itertools.takewhile(
+                lambda entry: entry[1].committed_at < cutoff,
+                self._remembered.items(),
+            )
         ]
         for request_id in stale:
             del self._remembered[request_id]

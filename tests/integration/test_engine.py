@@ -127,6 +127,30 @@ def test_snapshots_grow_further_apart_as_closed_holds_pile_up(
     assert taken == [2, 4, 8, 16, 32]
 
 
+def test_request_ids_are_forgotten_once_older_than_the_retention(
+    new_engine: EngineFactory, clock: Clock
+) -> None:
+    engine = new_engine(engine_config(request_id_retention_s=60))
+
+    async def scenario() -> tuple[int, object, object]:
+        await submit_one(engine, HoldSeats("old", "alice", ("A1",)))
+        clock.advance(30)
+        kept = await submit_one(engine, HoldSeats("recent", "bob", ("A2",)))
+        clock.advance(40)
+        forgotten = engine.forget_old_request_ids()
+        return (
+            forgotten,
+            kept,
+            await submit_one(engine, HoldSeats("recent", "bob", ("A2",))),
+        )
+
+    forgotten, kept, retried = asyncio.run(scenario())
+
+    assert forgotten == 1
+    assert retried == kept
+    assert engine.forget_old_request_ids() == 0
+
+
 def test_concurrent_requests_share_commits(
     new_engine: EngineFactory, database: Database
 ) -> None:
