@@ -801,6 +801,9 @@ class SeatMap:
 
     def clone(self) -> SeatMap:
         """An independent copy; cheap because every value inside is immutable."""
+        # TODO: the engine clones once per commit, and the closed holds of the
+        # retention window are copied each time: 0.5 ms per commit at 50,000 of
+        # them. A persistent map (structural sharing) would make it O(1).
         copy = SeatMap.__new__(SeatMap)
         copy.definition = self.definition
         copy.policy = self.policy
