@@ -263,34 +263,68 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
 CallerLimit = Callable[[Principal], Awaitable[None]]
 
 
-def authenticator(
-    tokens: TokenService, resolve_api_key: ApiKeyResolver, limit: CallerLimit
-) -> Callable[..., Awaitable[Principal]]:
-    """A FastAPI dependency that yields the caller, or answers 401.
+class Authenticator:
+    """Who is calling: a bearer token or an API key, or 401.
 
     Every authenticated request also counts against the caller's general rate
     limit (`limit`), whatever the endpoint.
     """
 
-    async def authenticate(
-        request: Request,
-        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-        api_key: Annotated[str | None, Depends(_api_key)],
+    def __init__(
+        self, tokens: TokenService, resolve_api_key: ApiKeyResolver, limit: CallerLimit
+    ) -> None:
+        self._tokens = tokens
+        self._resolve_api_key = resolve_api_key
+        self._limit = limit
+
+    async def caller(self, request: Request) -> Principal:
+        """The caller of `request`, read straight from its headers.
+
+        For the busiest routes, which skip FastAPI's dependency resolution (over
+        half of a hold's CPU in the route, profiled); the same rules as
+        `dependency`, which the other routes use.
+        """
+        authorization = request.headers.get("authorization", "")
+        scheme, _, credentials = authorization.partition(" ")
+        bearer = credentials.strip() if scheme.lower() == "bearer" else ""
+        return await self._identify(
+            request, bearer or None, request.headers.get("x-api-key") or None
+        )
+
+    def dependency(self) -> Callable[..., Awaitable[Principal]]:
+        """A FastAPI dependency yielding the caller; it also documents both
+        schemes in OpenAPI."""
+
+        async def authenticate(
+            request: Request,
+            bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+            api_key: Annotated[str | None, Depends(_api_key)],
+        ) -> Principal:
+            token = None if bearer is None else bearer.credentials
+            return await self._identify(request, token, api_key)
+
+        return authenticate
+
+    async def _identify(
+        self, request: Request, token: str | None, api_key: str | None
     ) -> Principal:
-        if bearer is not None:
-            principal = tokens.verify_access(bearer.credentials)
+        if token is not None:
+            principal = self._tokens.verify_access(token)
         elif api_key is not None:
-            resolved = await resolve_api_key(api_key)
+            resolved = await self._resolve_api_key(api_key)
             if resolved is None:
                 raise NotAuthenticated("The API key is not valid")
             principal = resolved
         else:
             raise NotAuthenticated("Send a bearer token or an X-API-Key")
-        await limit(principal)
+        await self._limit(principal)
         request.state.principal = principal
         return principal
 
-    return authenticate
+
+# What the busiest routes, which read their caller by hand, declare in OpenAPI
+# so that their documentation matches the routes using `dependency`.
+CALLER_SECURITY: list[dict[str, list[str]]] = [{"HTTPBearer": []}, {"APIKeyHeader": []}]
 
 
 def require_roles(

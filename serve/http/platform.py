@@ -35,11 +35,11 @@ from serve.http.admission import (
     classifier,
 )
 from serve.http.auth import (
+    Authenticator,
     Principal,
     PrincipalKind,
     TicketSigner,
     TokenService,
-    authenticator,
     hash_api_key,
     require_roles,
 )
@@ -86,9 +86,10 @@ class Platform:
         self.limiter = RateLimiter(self.redis)
         self.admission = Admission(settings.admission_limit)
         self.cache = ReadCache(self.redis, ttl_s=settings.catalog_cache_ttl_s)
-        self.authenticate = authenticator(
+        self.authenticator = Authenticator(
             self.tokens, self.resolve_api_key, self.limit_caller
         )
+        self.authenticate = self.authenticator.dependency()
         self.staff_only = require_roles(self.authenticate, "staff", "admin")
         self.admin_only = require_roles(self.authenticate, "admin")
 
