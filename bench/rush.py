@@ -1,14 +1,14 @@
 """The premiere rush: Marquee against the conventional reference, same run.
 
-    python -m bench.rush [--duration 8] [--clients 64] [--only named,party]
+    python -m bench.rush [--duration 8] [--clients 64] [--rounds 3] [--only named,party]
 
 Starts Marquee's booking application on a Ray cluster of its own (HAProxy
 ingress, the settings `make run` uses with rate limits lifted) and the
 reference (`bench/reference`) on uvicorn, both on Postgres with
 `synchronous_commit` on, then drives each with the same closed-loop clients
 (`bench/loadgen.py`) and prints a table with the ratios issue 5 asks for.
-Absolute figures drift on a shared machine; the ratios, taken minutes apart on
-the same machine, are what to compare.
+Absolute figures drift on a shared machine; the ratios, taken in rounds with
+the two targets taking turns, are what to compare.
 Checks nothing: timings are not behaviour.
 """
 
