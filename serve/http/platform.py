@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from ray.serve.config import BackpressureConfig
 from ray.serve.deployment import Application
 from redis.asyncio import Redis
@@ -51,6 +52,10 @@ from serve.http.problems import install_problem_handlers
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+# Where OpenAPI documents keep named schemas.
+SCHEMA_REF = "#/components/schemas/{model}"
 
 
 class Health(BaseModel):
@@ -167,6 +172,21 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+async def read_json_body(request: Request, model: type[M]) -> M:
+    """The request's JSON body as `model`, for routes that read it by hand.
+
+    A bad body is the same 422 as FastAPI's own, field paths under `body`.
+    """
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as exc:
+        issues = [
+            {**issue, "loc": ("body", *issue["loc"])}
+            for issue in exc.errors(include_url=False)
+        ]
+        raise RequestValidationError(issues) from exc
+
+
 def create_app(
     platform: Platform,
     *,
@@ -176,12 +196,15 @@ def create_app(
     behind_serve: bool = True,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
     classify: Classifier | None = None,
+    documented_models: Sequence[type[BaseModel]] = (),
 ) -> FastAPI:
     """A FastAPI app with Marquee's middleware, error handling and health check.
 
     `behind_serve` is False only where no Serve proxy or replica wraps the app
     (in-process tests), which then echo the request id themselves. `classify`
     gives each request its shedding priority (`serve.http.admission`).
+    `documented_models` go into the OpenAPI components for routes that read
+    their body by hand and refer to them from `openapi_extra`.
     """
     settings = platform.settings
     app = FastAPI(
@@ -208,6 +231,11 @@ def create_app(
                 for path, item in document.get("paths", {}).items()
             }
             document["servers"] = [{"url": "/"}]
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            for model in documented_models:
+                schema = model.model_json_schema(ref_template=SCHEMA_REF)
+                schemas.update(schema.pop("$defs", {}))
+                schemas[model.__name__] = schema
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -131,15 +131,21 @@ def test_another_customers_hold_is_not_found_everywhere(
     assert still.json()["status"] == "active"
 
 
+@pytest.mark.parametrize(
+    "body",
+    [{"count": 1}, {"count": 1, "seats": ["A1"]}, {"customer_id": "someone"}],
+    ids=["valid", "invalid", "unknown-field"],
+)
 def test_holds_need_an_authenticated_customer(
-    client: httpx.Client, admin: Account
+    client: httpx.Client, admin: Account, body: dict[str, object]
 ) -> None:
     showtime = add_showtime(client, admin)
 
     response = client.post(
-        f"/api/v1/booking/showtimes/{showtime['id']}/holds", json={"count": 1}
+        f"/api/v1/booking/showtimes/{showtime['id']}/holds", json=body
     )
 
+    # Whoever is not signed in learns nothing else, not even about the body.
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
 
