@@ -32,9 +32,10 @@ ACTOR_NAME_PREFIX = "showtime:"
 # activate, and idles at ~0.8 % of a core (`bench.actor_footprint`). Under
 # spread load each call carries about one operation, and a call costs ~2 ms of
 # CPU on two cores (0.5 in the caller, 1.2-1.5 here): fifty busy showtimes
-# reach a sixth of one hot showtime's holds/s (`bench.rush`). Commits are not
-# the limit (Postgres does 20k small commits/s here); fewer, fuller calls are,
-# and the fixed shape (an actor per showtime) leaves only more cores.
+# reach a ninth to a sixth of one hot showtime's holds/s (`bench.rush`).
+# Commits are not the limit (Postgres does 20k small commits/s here); fewer,
+# fuller calls are, and the fixed shape (an actor per showtime) leaves only
+# more cores.
 # One async actor may have this many calls in progress; each is cheap while it
 # waits for its group commit, so the bound is about memory, not CPU.
 MAX_CONCURRENT_CALLS = 2000
