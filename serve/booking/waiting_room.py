@@ -92,7 +92,7 @@ class WaitingRooms:
         self._reading: SingleFlight[str, store.Room | None] = SingleFlight()
 
     async def room(self, showtime_id: str) -> store.Room | None:
-        """The room's settings, at most `refresh_s` old."""
+        """The room's settings, at most `refresh_s` old (plus one read)."""
         cached = self._rooms.get(showtime_id)
         if cached is not None and time.monotonic() - cached[0] < self._refresh_s:
             return cached[1]

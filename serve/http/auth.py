@@ -280,9 +280,9 @@ class Authenticator:
     async def caller(self, request: Request) -> Principal:
         """The caller of `request`, read straight from its headers.
 
-        For the busiest routes, which skip FastAPI's dependency resolution (over
-        half of a hold's CPU in the route, profiled); the same rules as
-        `dependency`, which the other routes use.
+        For the busiest routes, which skip FastAPI's dependency resolution
+        (`serve/booking/app.py` says why); the same rules as `dependency`,
+        which the other routes use.
         """
         authorization = request.headers.get("authorization", "")
         scheme, _, credentials = authorization.partition(" ")
@@ -324,7 +324,10 @@ class Authenticator:
 
 # What the busiest routes, which read their caller by hand, declare in OpenAPI
 # so that their documentation matches the routes using `dependency`.
-CALLER_SECURITY: list[dict[str, list[str]]] = [{"HTTPBearer": []}, {"APIKeyHeader": []}]
+CALLER_SECURITY: list[dict[str, list[str]]] = [
+    {_bearer.scheme_name: []},
+    {_api_key.scheme_name: []},
+]
 
 
 def require_roles(

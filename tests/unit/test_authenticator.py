@@ -34,8 +34,8 @@ async def resolve_api_key(key: str) -> Principal | None:
     )
 
 
-def both_ways() -> httpx.AsyncClient:
-    limited: list[str] = []
+def both_ways(limited: list[str]) -> httpx.AsyncClient:
+    """Two routes, one reading the caller each way; callers limited are noted."""
 
     async def limit(principal: Principal) -> None:
         limited.append(principal.subject_id)
@@ -83,15 +83,20 @@ REFRESH = tokens().issue_refresh("alice").token
 def test_both_ways_of_reading_the_caller_give_the_same_answer(
     headers: dict[str, str],
 ) -> None:
-    async def ask() -> list[tuple[int, str]]:
-        async with both_ways() as client:
-            answers = []
-            for path in ("/dependency", "/by-hand"):
+    async def ask() -> list[tuple[int, str, list[str]]]:
+        answers = []
+        for path in ("/dependency", "/by-hand"):
+            limited: list[str] = []
+            async with both_ways(limited) as client:
                 response = await client.get(path, headers=headers)
-                answers.append((response.status_code, response.text))
-            return answers
+            answers.append((response.status_code, response.text, limited))
+        return answers
 
     by_dependency, by_hand = asyncio.run(ask())
 
+    # Same answer, and the same caller counted against the general rate limit.
     assert by_hand == by_dependency
     assert by_dependency[0] in (200, 401)
+    assert by_dependency[2] == (
+        [] if by_dependency[0] == 401 else [by_dependency[1].strip('"')]
+    )
