@@ -53,9 +53,13 @@ def _room(record: WaitingRoomRecord) -> Room:
     )
 
 
-def room(session: Session, showtime_id: str) -> Room | None:
-    record = session.get(WaitingRoomRecord, showtime_id)
-    return None if record is None else _room(record)
+def active_rooms(session: Session) -> dict[str, Room]:
+    """Every active room by showtime id: rooms are switched on for on-sale
+    moments, so there are few at a time."""
+    records = session.scalars(
+        select(WaitingRoomRecord).where(WaitingRoomRecord.active.is_(True))
+    )
+    return {record.showtime_id: _room(record) for record in records}
 
 
 def set_room(

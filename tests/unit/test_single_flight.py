@@ -86,10 +86,10 @@ def test_every_caller_sees_the_calls_error() -> None:
     assert all(isinstance(result, LookupError) for result in results)
 
 
-def room(active: bool) -> Room:
+def room(active: bool, showtime_id: str = "s1") -> Room:
     opens_at = datetime(2026, 12, 3, 18, 0, tzinfo=UTC)
     return Room(
-        showtime_id="s1",
+        showtime_id=showtime_id,
         active=active,
         opens_at=opens_at,
         admit_per_minute=60,
@@ -108,9 +108,9 @@ def rooms_reading(source: Source) -> WaitingRooms:
     )
 
 
-def test_holds_arriving_while_a_room_is_read_share_that_read() -> None:
+def test_holds_arriving_while_rooms_are_read_share_that_read() -> None:
     async def scenario() -> tuple[list[Room | None], int]:
-        source = Source(room(active=True))
+        source = Source({"s1": room(active=True)})
         rooms = rooms_reading(source)
         readers = [asyncio.create_task(rooms.room("s1")) for _ in range(40)]
         await asyncio.sleep(0)
@@ -125,16 +125,36 @@ def test_holds_arriving_while_a_room_is_read_share_that_read() -> None:
     assert calls == 1
 
 
+def test_one_read_answers_for_every_showtime() -> None:
+    async def scenario() -> tuple[list[Room | None], int]:
+        source = Source({"s1": room(True, "s1"), "s2": room(True, "s2")})
+        source.gate.set()
+        rooms = rooms_reading(source)
+        found = [await rooms.room(sid) for sid in ("s1", "s2", "s3", "s1")]
+        return found, source.calls
+
+    found, calls = asyncio.run(scenario())
+
+    assert found == [room(True, "s1"), room(True, "s2"), None, room(True, "s1")]
+    assert calls == 1
+
+
 def test_an_older_read_does_not_overwrite_a_room_this_replica_just_wrote() -> None:
-    async def scenario() -> tuple[Room | None, int]:
-        slow_read, answers = asyncio.Event(), [None, room(active=True)]
+    async def scenario() -> tuple[list[Room | None], int]:
+        slow_read = asyncio.Event()
+        # The slow read started before either write and saw neither.
+        answers: list[Any] = [
+            {"s2": room(True, "s2")},
+            room(True, "s1"),
+            room(False, "s2"),
+        ]
         calls = 0
 
         async def transaction(work: Callable[[Any], Any]) -> Any:
             nonlocal calls
             calls += 1
             answer = answers.pop(0)
-            if answer is None:
+            if isinstance(answer, dict):
                 await slow_read.wait()
             return answer
 
@@ -144,14 +164,14 @@ def test_an_older_read_does_not_overwrite_a_room_this_replica_just_wrote() -> No
         reading = asyncio.create_task(rooms.room("s1"))
         while calls < 1:
             await asyncio.sleep(0)
-        await rooms.set_room(
-            "s1", active=True, opens_at=room(True).opens_at, admit_per_minute=60
-        )
+        opens_at = room(True).opens_at
+        await rooms.set_room("s1", active=True, opens_at=opens_at, admit_per_minute=60)
+        await rooms.set_room("s2", active=False, opens_at=opens_at, admit_per_minute=60)
         slow_read.set()
         await reading
-        return await rooms.room("s1"), calls
+        return [await rooms.room("s1"), await rooms.room("s2")], calls
 
     found, calls = asyncio.run(scenario())
 
-    assert found == room(active=True)
-    assert calls == 2
+    assert found == [room(True, "s1"), None]
+    assert calls == 3
