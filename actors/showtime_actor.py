@@ -108,7 +108,9 @@ class ShowtimeActor:
         self._showtime_id = showtime_id
         self._options = options
         self._database = Database(
-            options.database_url, pool_size=options.database_pool_size, pre_ping=False
+            options.database_url,
+            pool_size=options.database_pool_size,
+            ping_after_idle_s=None,
         )
         self._engine = ShowtimeEngine(self._database, showtime_id, options.engine)
         self._missing: ShowtimeNotFound | None = None
