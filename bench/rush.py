@@ -40,6 +40,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from actors.showtime_actor import actor_name
+from bench.floor import FLOOR_PATH, FLOOR_PREFIX, floor_application, spread_calls
 from bench.reference.app import add_showtime, create_schema
 from config.settings import Settings
 from persistence import showtime_store
@@ -347,6 +348,24 @@ def main() -> None:
             duration,
         )
 
+    def floor(target: Target) -> dict[str, Any]:
+        serve.run(
+            floor_application(settings.booking_replicas),
+            name="floor",
+            route_prefix=FLOOR_PREFIX,
+        )
+        try:
+            return load(
+                [fetch_spec(target, [FLOOR_PATH], clients, "get")], warmup, duration
+            )
+        finally:
+            serve.delete("floor")
+
+    def ray_alone(target: Target) -> dict[str, Any]:
+        result = spread_calls(len(MANY_SHOWTIMES), clients, warmup, duration)
+        result["commits"] = None
+        return result
+
     def overload(pause: float | str) -> Scenario:
         # Five times the clients that reach the peak. A refused client waits
         # (as Retry-After asks, or less) and tries again.
@@ -367,6 +386,10 @@ def main() -> None:
         ),
         "overload": overload("retry-after"),
         "overload-impatient": overload(0.1),
+        # What the shape itself allows, with no work: they bound the churn
+        # and the fifty-showtime figures (`bench/floor.py`). Marquee only.
+        "floor": floor,
+        "ray-alone": ray_alone,
         # Last: its fifty idle actors would weigh on whatever ran after it.
         "many": many,
     }
@@ -405,10 +428,11 @@ def main() -> None:
                             run(target, name)
 
     results = {key: merged(rounds) for key, rounds in runs.items()}
-    if runs.get("marquee:named"):
-        # The overload and spread figures run in Marquee's last turn; their
-        # peak is the one measured minutes, not rounds, before them.
-        results["marquee:named, last turn"] = runs["marquee:named"][-1]
+    for name in ("named", "trivial"):
+        if runs.get(f"marquee:{name}"):
+            # The overload, floor and spread figures run in Marquee's last
+            # turn; they compare with figures from that turn, not the rounds'.
+            results[f"marquee:{name}, last turn"] = runs[f"marquee:{name}"][-1]
     if arguments.json:
         print(json.dumps(runs, indent=1))
     print_table(results, runs, clients)
@@ -463,6 +487,11 @@ def print_table(
         if value is not None:
             rows.append((label, f"{value:,.0f} {unit}", "", ""))
 
+    def bound(label: str, value: float | None, base: float | None) -> None:
+        # A ceiling the shape sets, printed beside the target it bounds.
+        if value is not None and base:
+            rows.append((label, f"{value / base:.2f}x", "", "(bound)"))
+
     trivial = requests_per_s(results, "marquee:trivial")
     plain(
         "reference trivial GET", requests_per_s(results, "reference:trivial"), "req/s"
@@ -514,6 +543,11 @@ def print_table(
                 rows.append(
                     (f"{mode}: Marquee hold {tail[:3]}", f"{value:.1f} ms", "", "")
                 )
+    bound(
+        "floor: a no-op batched actor call / trivial, same turn",
+        requests_per_s(results, "marquee:floor"),
+        requests_per_s(results, "marquee:trivial, last turn"),
+    )
     ratio(
         "seat-map reads / trivial reads, same storm",
         figure(results, "marquee:storm+seatmap", "read", "ok_per_s"),
@@ -525,6 +559,18 @@ def print_table(
         figure(results, "marquee:many", "hold", "ok_per_s"),
         figure(results, "marquee:named, last turn", "hold", "ok_per_s"),
         1.0,
+    )
+    alone = figure(results, "marquee:ray-alone", "call", "ok_per_s")
+    plain(
+        f"  Ray alone: no-op calls over 50 actors, {clients} in flight",
+        alone,
+        "calls/s",
+    )
+    # A hold and its release are two calls when each call carries one.
+    bound(
+        "  its holds/s (two calls a hold) / one showtime",
+        None if alone is None else alone / 2,
+        figure(results, "marquee:named, last turn", "hold", "ok_per_s"),
     )
     for key, who in (
         ("marquee:overload", "waiting as Retry-After asks"),
