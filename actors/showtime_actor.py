@@ -22,6 +22,7 @@ from actors.engine import EngineConfig, Outcome, ShowtimeEngine
 from actors.errors import MarqueeError, ShowtimeNotFound, ShowtimeUnavailable
 from actors.messages import Command, SeatMapView
 from config.logging import configure_logging
+from config.runtime import tune_garbage_collector
 from config.settings import Settings
 from persistence.database import Database
 
@@ -104,6 +105,7 @@ class ShowtimeActor:
 
     def __init__(self, showtime_id: str, options: ActorOptions) -> None:
         configure_logging(options.log_level)
+        tune_garbage_collector()
         started = time.perf_counter()
         self._showtime_id = showtime_id
         self._options = options

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 from sqlalchemy.orm import Session
 
 from config.logging import configure_logging
+from config.runtime import tune_garbage_collector
 from config.settings import Settings
 from persistence import users_store
 from persistence.database import Database
@@ -207,12 +208,24 @@ def create_app(
     their body by hand and refer to them from `openapi_extra`.
     """
     settings = platform.settings
+
+    @asynccontextmanager
+    async def serving(app: FastAPI) -> AsyncIterator[None]:
+        # The app and its routes are built by now: what start-up made is
+        # frozen out of the collector before the first request.
+        tune_garbage_collector()
+        if lifespan is None:
+            yield
+        else:
+            async with lifespan(app):
+                yield
+
     app = FastAPI(
         title=title,
         description=description,
         version="1",
         root_path_in_servers=False,
-        lifespan=lifespan,
+        lifespan=serving,
     )
 
     def openapi() -> dict[str, Any]:
