@@ -30,13 +30,14 @@ logger = logging.getLogger(__name__)
 
 ACTOR_NAME_PREFIX = "showtime:"
 # TODO: one process per live showtime costs about 79 MiB (USS) and 1 s to
-# activate, and idles at ~0.8 % of a core (`bench.actor_footprint`). Under
-# spread load each call carries about one operation, and a call costs ~2 ms of
-# CPU on two cores (0.5 in the caller, 1.2-1.5 here): fifty busy showtimes
-# reach a ninth to a sixth of one hot showtime's holds/s (`bench.rush`).
-# Commits are not the limit (Postgres does 20k small commits/s here); fewer,
-# fuller calls are, and the fixed shape (an actor per showtime) leaves only
-# more cores.
+# activate, and idles at ~0.8 % of a core (`bench.actor_footprint`), mostly
+# Ray's core worker waking the main thread every 10 ms to check for signals.
+# Under spread load each call carries about one operation, and Ray alone,
+# calling fifty actors that do nothing, carries 0.57-0.75x of one hot
+# showtime's holds/s (`bench.rush`'s bound rows): fifty busy showtimes reach a
+# ninth to a fifth of it. Commits are not the limit (Postgres does 20k small
+# commits/s here); fewer, fuller calls are, and the fixed shape (an actor per
+# showtime) leaves only more cores.
 # One async actor may have this many calls in progress; each is cheap while it
 # waits for its group commit, so the bound is about memory, not CPU.
 MAX_CONCURRENT_CALLS = 2000
