@@ -29,15 +29,30 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 10
 FIRST_BACKOFF_S = 0.05
 MAX_BACKOFF_S = 1.0
-CALL_TIMEOUT_S = 30.0
+# For callers without a request timeout of their own (scripts, tests).
+ANSWER_WITHIN_S = 30.0
 
 
 class ShowtimeDirectory:
-    """Handles to showtime actors by showtime id, for one caller process."""
+    """Handles to showtime actors by showtime id, for one caller process.
 
-    def __init__(self, options: ActorOptions, *, namespace: str) -> None:
+    Every submit or seat-map read is answered within `answer_within_s`, retries
+    included: a caller serving HTTP sets it below its request timeout, so that
+    a showtime still starting up (a burst of cold ones queues behind Ray's
+    worker start-up) is answered `showtime_unavailable` with a Retry-After
+    instead of the proxy's bare timeout.
+    """
+
+    def __init__(
+        self,
+        options: ActorOptions,
+        *,
+        namespace: str,
+        answer_within_s: float = ANSWER_WITHIN_S,
+    ) -> None:
         self._options = options
         self._namespace = namespace
+        self._answer_within_s = answer_within_s
         self._handles: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -72,12 +87,13 @@ class ShowtimeDirectory:
         """
         outcomes: list[Outcome | None] = [None] * len(commands)
         remaining = list(range(len(commands)))
+        deadline = time.monotonic() + self._answer_within_s
         for attempt in range(MAX_ATTEMPTS):
             handle = await self._handle_async(showtime_id)
             batch = [commands[index] for index in remaining]
             try:
                 answers: list[Outcome] = await asyncio.wait_for(
-                    handle.submit.remote(batch), timeout=CALL_TIMEOUT_S
+                    handle.submit.remote(batch), timeout=_left(deadline)
                 )
             except (RayActorError, TimeoutError) as exc:
                 self._after_failure(showtime_id, handle, exc)
@@ -90,7 +106,8 @@ class ShowtimeDirectory:
                 remaining = retry
                 if not remaining:
                     break
-            await asyncio.sleep(_backoff_s(attempt))
+            if not await _backoff(attempt, deadline):
+                break
 
         unavailable = ShowtimeUnavailable(
             "The showtime did not answer; retry the same request",
@@ -101,16 +118,18 @@ class ShowtimeDirectory:
         return [unavailable if outcome is None else outcome for outcome in outcomes]
 
     async def seat_map(self, showtime_id: str) -> SeatMapView | MarqueeError:
+        deadline = time.monotonic() + self._answer_within_s
         for attempt in range(MAX_ATTEMPTS):
             handle = await self._handle_async(showtime_id)
             try:
                 view: SeatMapView | MarqueeError = await asyncio.wait_for(
-                    handle.seat_map.remote(), timeout=CALL_TIMEOUT_S
+                    handle.seat_map.remote(), timeout=_left(deadline)
                 )
                 return view
             except (RayActorError, TimeoutError) as exc:
                 self._after_failure(showtime_id, handle, exc)
-            await asyncio.sleep(_backoff_s(attempt))
+            if not await _backoff(attempt, deadline):
+                break
         return ShowtimeUnavailable(
             "The showtime did not answer", showtime_id=showtime_id
         )
@@ -144,9 +163,17 @@ class ShowtimeDirectory:
         )
 
 
-def _backoff_s(attempt: int) -> float:
-    backoff_s: float = FIRST_BACKOFF_S * 2.0**attempt
-    return min(MAX_BACKOFF_S, backoff_s)
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
+
+
+async def _backoff(attempt: int, deadline: float) -> bool:
+    """Wait before another attempt; False when none fits before `deadline`."""
+    backoff_s = min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2.0**attempt)
+    if time.monotonic() + backoff_s >= deadline:
+        return False
+    await asyncio.sleep(backoff_s)
+    return True
 
 
 def wait_for_actor_exit(

@@ -52,7 +52,6 @@ from actors.messages import (
     ReleaseHold,
 )
 from actors.seat_map import showtime_of_hold
-from actors.showtime_actor import ActorOptions
 from config.settings import Settings
 from persistence import catalog_store, orders_store, waiting_room_store
 from persistence import showtime_store as store
@@ -742,9 +741,7 @@ class BookingDeployment:
 
     def __init__(self, settings: Settings) -> None:
         self._platform = Platform(settings)
-        self._directory = ShowtimeDirectory(
-            ActorOptions.from_settings(settings), namespace=settings.ray_namespace
-        )
+        self._directory = self._platform.showtime_directory()
         self._checkout = CheckoutFlow(
             self._platform, self._directory, make_provider(self._platform)
         )

@@ -29,7 +29,6 @@ from actors.errors import (
 )
 from actors.layout import SeatCategory, parse_layout
 from actors.messages import CancelShowtime
-from actors.showtime_actor import ActorOptions
 from config.settings import Settings
 from persistence import catalog_store, orders_store
 from persistence import showtime_store as store
@@ -458,9 +457,7 @@ def install_routes(
 class CatalogDeployment:
     def __init__(self, settings: Settings) -> None:
         self._platform = Platform(settings)
-        self._directory = ShowtimeDirectory(
-            ActorOptions.from_settings(settings), namespace=settings.ray_namespace
-        )
+        self._directory = self._platform.showtime_directory()
         self._checkout = CheckoutFlow(
             self._platform, self._directory, make_provider(self._platform)
         )

@@ -24,6 +24,8 @@ from ray.serve.deployment import Application
 from redis.asyncio import Redis
 from sqlalchemy.orm import Session
 
+from actors.directory import ShowtimeDirectory
+from actors.showtime_actor import ActorOptions
 from config.logging import configure_logging
 from config.runtime import tune_garbage_collector
 from config.settings import Settings
@@ -51,6 +53,11 @@ from serve.http.middleware import PlatformMiddleware
 from serve.http.problems import install_problem_handlers
 
 logger = logging.getLogger(__name__)
+
+# What a replica leaves of its request timeout for the rest of the request
+# once a showtime has answered, and the least it waits for that answer.
+ANSWER_MARGIN_S = 2.0
+MIN_ANSWER_WITHIN_S = 1.0
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -98,6 +105,18 @@ class Platform:
         self.authenticate = self.authenticator.dependency()
         self.staff_only = require_roles(self.authenticate, "staff", "admin")
         self.admin_only = require_roles(self.authenticate, "admin")
+
+    def showtime_directory(self) -> ShowtimeDirectory:
+        """Showtime actors for this replica, answering before its request
+        times out (a timeout would be Serve's bare 408, not a problem)."""
+        settings = self.settings
+        return ShowtimeDirectory(
+            ActorOptions.from_settings(settings),
+            namespace=settings.ray_namespace,
+            answer_within_s=max(
+                MIN_ANSWER_WITHIN_S, settings.request_timeout_s - ANSWER_MARGIN_S
+            ),
+        )
 
     async def transaction(self, work: Callable[[Session], T]) -> T:
         """Run `work` in one database transaction, off the event loop."""

@@ -20,9 +20,7 @@ from ray.serve.deployment import Application
 from sqlalchemy.exc import SQLAlchemyError
 from stripe import SignatureVerificationError, Webhook
 
-from actors.directory import ShowtimeDirectory
 from actors.errors import InvalidSignature, MarqueeError, PaymentIntentNotFound
-from actors.showtime_actor import ActorOptions
 from config.settings import Settings
 from persistence import orders_store
 from serve.http.admission import Priority, classifier
@@ -138,9 +136,7 @@ def install_routes(
 class PaymentsDeployment:
     def __init__(self, settings: Settings) -> None:
         self._platform = Platform(settings)
-        directory = ShowtimeDirectory(
-            ActorOptions.from_settings(settings), namespace=settings.ray_namespace
-        )
+        directory = self._platform.showtime_directory()
         self._provider = make_provider(self._platform)
         self._flow = CheckoutFlow(self._platform, directory, self._provider)
 
