@@ -17,4 +17,4 @@ class Browser(MarqueeUser):
     @task(2)
     def seat_map(self) -> None:
         showtime_id = pick(self.showtimes())
-        self.client.get(f"{API}/booking/showtimes/{showtime_id}/seats", name="seats")
+        self.read_seat_map(showtime_id)

@@ -97,6 +97,19 @@ class MarqueeUser(FastHttpUser):
         items: list[dict[str, Any]] = response.json()["items"]
         return items
 
+    def read_seat_map(self, showtime_id: str) -> None:
+        with self.client.get(
+            f"{API}/booking/showtimes/{showtime_id}/seats",
+            name="seats",
+            catch_response=True,
+        ) as response:
+            # Shed while busy, or the showtime still starting: a problem with
+            # Retry-After, expected under load. Other errors fail as usual.
+            if response.status_code in (429, 503) and response.headers.get(
+                "Retry-After"
+            ):
+                response.success()
+
     def hold(self, showtime_id: str, count: int) -> dict[str, Any] | None:
         with self.client.post(
             f"{API}/booking/showtimes/{showtime_id}/holds",

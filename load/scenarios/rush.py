@@ -8,7 +8,7 @@ from typing import Any
 from locust import between, task
 from locust.exception import StopUser
 
-from load.scenarios.common import API, MarqueeUser
+from load.scenarios.common import MarqueeUser
 
 
 class RushCustomer(MarqueeUser):
@@ -25,7 +25,7 @@ class RushCustomer(MarqueeUser):
 
     @task
     def rush(self) -> None:
-        self.client.get(f"{API}/booking/showtimes/{self.target}/seats", name="seats")
+        self.read_seat_map(self.target)
         hold = self.hold(self.target, random.randint(2, 4))
         if hold is None:
             return
