@@ -156,7 +156,7 @@ class ShowtimeDirectory:
         ):
             self.forget(showtime_id, handle)
         logger.info(
-            "showtime %s: actor call failed (%s); retrying",
+            "showtime %s: actor call failed (%s)",
             showtime_id,
             type(exc).__name__,
             extra={"showtime_id": showtime_id},
