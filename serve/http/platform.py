@@ -30,7 +30,7 @@ from config.logging import configure_logging
 from config.runtime import tune_garbage_collector
 from config.settings import Settings
 from persistence import users_store
-from persistence.database import Database
+from persistence.database import AsyncReader, Database
 from serve.http.admission import (
     RETRY_AFTER_S,
     Admission,
@@ -78,6 +78,12 @@ class Platform:
         self.settings = settings
         self.database = Database(
             settings.database_url, pool_size=settings.database_pool_size
+        )
+        # Reads on the hot path that skip the worker thread (Postgres only).
+        self.reads = (
+            AsyncReader(settings.database_url)
+            if AsyncReader.supports(settings.database_url)
+            else None
         )
         self.redis: Redis | None = (
             Redis.from_url(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from persistence import showtime_store as store
-from persistence.database import Database
+from persistence.database import AsyncReader, Database
 from persistence.models import HoldRecord, HoldStatus
 from tests.factories import create_showtime
 
@@ -73,3 +75,48 @@ def test_only_live_holds_count_by_customer_and_by_address(database: Database) ->
         (alice, 2, address),
         (bob, 1, address),
     ]
+
+
+def test_the_awaited_query_counts_what_the_session_query_counts(
+    postgres_url: str,
+) -> None:
+    database = Database(postgres_url, pool_size=1)
+    run = uuid.uuid4().hex[:8]
+    alice, bob = f"alice-{run}", f"bob-{run}"
+    address = f"10.{run[:2]}.{run[2:4]}.{run[4:6]}"
+    now = datetime.now(UTC)
+    later = now + timedelta(minutes=5)
+    first = create_showtime(database, now=now)
+    second = create_showtime(database, now=now)
+    add_hold(database, first, alice, ["A1", "A2"], expires_at=later, address=address)
+    add_hold(database, second, bob, ["B1"], expires_at=later, address=address)
+    add_hold(database, second, alice, ["C1"], expires_at=now - timedelta(seconds=1))
+    reader = AsyncReader(postgres_url)
+
+    def counted(held: list[store.HeldSeats]) -> list[tuple[str, int, str | None]]:
+        return sorted((h.customer_id, h.seats, h.client_address) for h in held)
+
+    async def awaited(customers: list[str], addresses: list[str]) -> list[Any]:
+        try:
+            return await reader.run(
+                lambda connection: store.held_seats_async(
+                    connection,
+                    customer_ids=customers,
+                    client_addresses=addresses,
+                    now=now,
+                )
+            )
+        finally:
+            await reader.close()
+
+    for customers, addresses in (
+        ([alice, bob], []),
+        ([alice], [address]),
+        ([], [address]),
+    ):
+        with database.sessions.begin() as session:
+            expected = store.held_seats(
+                session, customer_ids=customers, client_addresses=addresses, now=now
+            )
+        assert counted(asyncio.run(awaited(customers, addresses))) == counted(expected)
+    database.dispose()
