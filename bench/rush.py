@@ -334,11 +334,17 @@ def main() -> None:
         # Every showtime's actor is started before the clock runs: activation
         # is measured by `bench.actor_footprint`, not here.
         def activate(showtime_id: str) -> None:
-            httpx.get(
-                f"http://127.0.0.1:{target.port}{target.prefix}"
-                f"/showtimes/{showtime_id}/seats",
-                timeout=120,
-            ).raise_for_status()
+            url = f"http://127.0.0.1:{target.port}{target.prefix}"
+            url += f"/showtimes/{showtime_id}/seats"
+            deadline = time.monotonic() + 300
+            while True:
+                response = httpx.get(url, timeout=120)
+                # Fifty starting at once queue behind Ray's worker start-up;
+                # one not started within the request timeout is a 503.
+                if response.status_code != 503 or time.monotonic() > deadline:
+                    response.raise_for_status()
+                    return
+                time.sleep(float(response.headers.get("retry-after", "1")))
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(activate, MANY_SHOWTIMES))
