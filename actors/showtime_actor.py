@@ -33,7 +33,7 @@ ACTOR_NAME_PREFIX = "showtime:"
 # activate, and idles at ~0.8 % of a core (`bench.actor_footprint`), mostly
 # Ray's core worker waking the main thread every 10 ms to check for signals.
 # Under spread load each call carries about one operation, and Ray alone,
-# calling fifty actors that do nothing, carries 0.57-0.75x of one hot
+# calling fifty actors that do nothing, carries 0.57-0.90x of one hot
 # showtime's holds/s (`bench.rush`'s bound rows): fifty busy showtimes reach a
 # ninth to a fifth of it. Commits are not the limit (Postgres does 20k small
 # commits/s here); fewer, fuller calls are, and the fixed shape (an actor per
