@@ -663,8 +663,9 @@ def held_seats(
     """Active holds of these customers, and (if any are given) from these
     addresses. One query each, for a whole batch of hold requests.
 
-    Core statements on the session's connection: this runs once per batch on
-    the hold path, where the ORM's result processing is a measurable cost.
+    Core statements on the session's connection: on SQLite this runs once per
+    batch on the hold path, where the ORM's result processing is a measurable
+    cost (Postgres replicas use `held_seats_async`, which must count the same).
     """
     holds, addresses = _HOLDS.c, _HOLD_ADDRESSES.c
     connection = session.connection()

@@ -136,27 +136,29 @@ def hold_read(hold: store.HoldView, now: datetime) -> HoldRead:
     )
 
 
-IDEMPOTENCY_KEY = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "description": "Send the same key again to get the first answer again",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 100},
-}
-IF_NONE_MATCH = {
-    "name": "If-None-Match",
-    "in": "header",
-    "required": False,
-    "description": "The ETag of the copy the client has; 304 if still current",
-    "schema": {"type": "string"},
-}
-ADMISSION_TOKEN = {
-    "name": "X-Admission-Token",
-    "in": "header",
-    "required": False,
-    "description": "From the waiting room, while it is active for the showtime",
-    "schema": {"type": "string"},
-}
+def _optional_header(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    """An OpenAPI header parameter for a route that reads its headers by hand."""
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string", **schema},
+    }
+
+
+IDEMPOTENCY_KEY = _optional_header(
+    "Idempotency-Key",
+    "Send the same key again to get the first answer again",
+    minLength=1,
+    maxLength=100,
+)
+IF_NONE_MATCH = _optional_header(
+    "If-None-Match", "The ETag of the copy the client has; 304 if still current"
+)
+ADMISSION_TOKEN = _optional_header(
+    "X-Admission-Token", "From the waiting room, while it is active for the showtime"
+)
 
 
 def hot_route_docs(*headers: dict[str, Any]) -> dict[str, Any]:
